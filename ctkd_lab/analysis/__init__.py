@@ -1,0 +1,1 @@
+"""Analysis: evaluation of saved runs, attention maps, attributions, run comparison."""

@@ -1,0 +1,88 @@
+"""Reading networks back from run checkpoints: teachers for KD/AT/CTKD, and `ctkd-lab eval`.
+
+A checkpoint (written by the trainer) holds the whole method's ``state_dict`` plus, for each
+role, what rebuilds that network (``arch``, ``num_classes``, ``in_channels``) and the data set
+it was trained on. Everything loads with ``torch.load(..., weights_only=True)``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import UserError
+from ..models import build_model
+
+CHECKPOINT_FORMAT = "ctkd-lab-checkpoint/1"
+
+
+def resolve_checkpoint_path(path: str | Path) -> Path:
+    """A checkpoint file, or a run folder (its ``checkpoint.pt``)."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "checkpoint.pt"
+    if not p.is_file():
+        raise UserError(f"no checkpoint at '{path}'; pass a run folder or a checkpoint.pt file "
+                        f"written by `ctkd-lab train`")
+    return p
+
+
+def read_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    """Load a kit checkpoint safely (weights_only); a foreign or corrupt file is a clear error."""
+    p = resolve_checkpoint_path(path)
+    try:
+        ckpt = torch.load(p, map_location=map_location, weights_only=True)
+    except Exception as exc:  # corrupt, truncated, or not a torch file
+        raise UserError(f"'{p}' is not a readable ctkd-lab checkpoint ({type(exc).__name__}); "
+                        f"re-create it with `ctkd-lab train`") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise UserError(f"'{p}' is not a ctkd-lab checkpoint (format {CHECKPOINT_FORMAT}); "
+                        f"re-create it with `ctkd-lab train`")
+    return ckpt
+
+
+def role_state_dict(method_state: dict, role: str) -> dict:
+    prefix = f"networks.{role}."
+    return {k[len(prefix):]: v for k, v in method_state.items() if k.startswith(prefix)}
+
+
+def network_from_checkpoint(path: str | Path, role: str | None = None, *, dataset: str | None = None,
+                            num_classes: int | None = None, in_channels: int | None = None,
+                            arch: str | None = None, what: str = "teacher") -> tuple[nn.Module, dict]:
+    """Rebuild one network of a checkpoint (its primary role by default), in eval mode.
+
+    The ``dataset``, ``num_classes``, ``in_channels`` and ``arch`` given are checked against
+    the checkpoint, so a teacher trained for another task is a clear error, not a shape
+    traceback. Returns the network and a small info dict (arch, dataset, path, test accuracy).
+    """
+    p = resolve_checkpoint_path(path)
+    ckpt = read_checkpoint(p)
+    role = role or ckpt["primary"]
+    nets = ckpt["networks"]
+    if role not in nets:
+        raise UserError(f"checkpoint '{p}' has no network '{role}'; it has: {', '.join(nets)}")
+    desc = nets[role]
+    trained_on = ckpt["dataset"]["name"]
+    if dataset is not None and trained_on != dataset:
+        raise UserError(f"the {what} in '{p}' was trained on '{trained_on}', not '{dataset}'; "
+                        f"train a {what} on '{dataset}' first")
+    if num_classes is not None and desc["num_classes"] != num_classes:
+        raise UserError(f"the {what} in '{p}' has {desc['num_classes']} classes but the data set has "
+                        f"{num_classes}; train a {what} for this data set first")
+    if in_channels is not None and desc["in_channels"] != in_channels:
+        raise UserError(f"the {what} in '{p}' takes {desc['in_channels']} input channels, the data has "
+                        f"{in_channels}; train a {what} on this data set first")
+    if arch is not None and desc["arch"] != arch:
+        raise UserError(f"the {what} in '{p}' is a {desc['arch']}, not the declared {arch}; "
+                        f"declare {desc['arch']} or pass another checkpoint")
+    net = build_model(desc["arch"], desc["num_classes"], desc["in_channels"])
+    try:
+        net.load_state_dict(role_state_dict(ckpt["method_state"], role))
+    except RuntimeError:
+        raise UserError(f"the weights in '{p}' do not fit a {desc['arch']}; the checkpoint is damaged, "
+                        f"re-create it with `ctkd-lab train`") from None
+    net.eval()
+    info = {"path": str(p), "role": role, "arch": desc["arch"], "dataset": trained_on,
+            "num_classes": desc["num_classes"], "test_acc": ckpt.get("metrics", {}).get(role, {}).get("test_acc")}
+    return net, info

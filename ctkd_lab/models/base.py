@@ -1,0 +1,48 @@
+"""The one shape every network in the kit has: stem -> stages -> head.
+
+Every model returns logits from ``model(x)`` so captum and other tools work unchanged.
+``model(x, return_features=True)`` returns ``(logits, features)`` where ``features`` holds one
+tensor per resolution stage (the outputs attention transfer, FitNet and CMT-KD read).
+
+Because the three parts are attributes, methods can also run a network stage by stage
+(CMT-KD mixes teachers between stages) or share a stem between two networks (CTKD's
+``share_stem``), without knowing which architecture they hold.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class StagedNet(nn.Module):
+    """A classifier made of ``stem``, a list of ``stages`` and a ``head``.
+
+    Subclasses build the three parts and set ``arch`` (the registry name), ``num_classes``,
+    ``in_channels`` and ``stage_channels`` (output channels of each stage).
+    """
+
+    arch: str = ""
+    stage_channels: list[int]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem: nn.Module = nn.Identity()
+        self.stages = nn.ModuleList()
+        self.head: nn.Module = nn.Identity()
+        self.num_classes = 0
+        self.in_channels = 3
+
+    def forward(self, x: torch.Tensor, return_features: bool = False):
+        x = self.stem(x)
+        features = []
+        for stage in self.stages:
+            x = stage(x)
+            features.append(x)
+        logits = self.head(x)
+        if return_features:
+            return logits, features
+        return logits
+
+    def describe(self) -> dict:
+        """What a checkpoint needs to rebuild this network."""
+        return {"arch": self.arch, "num_classes": self.num_classes, "in_channels": self.in_channels}

@@ -1,0 +1,72 @@
+"""Test-set evaluation: accuracy, loss and calibration per network, and the student's fidelity.
+
+Fidelity (Stanton et al. 2021, "Does knowledge distillation really work?"): how often the
+student's top-1 matches the teacher's, and the mean KL(p_teacher || p_student) at T = 1.
+Expected calibration error: the usual 15 equal-width confidence bins.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def expected_calibration_error(logits: torch.Tensor, labels: torch.Tensor, bins: int = 15) -> float:
+    """ECE = sum_b (|B_b| / N) * |acc(B_b) - conf(B_b)| over equal-width confidence bins."""
+    probs = logits.float().softmax(dim=1)
+    conf, pred = probs.max(dim=1)
+    correct = pred.eq(labels).float()
+    edges = torch.linspace(0, 1, bins + 1, device=logits.device)
+    ece = torch.zeros((), device=logits.device)
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        in_bin = (conf > lo) & (conf <= hi)
+        if in_bin.any():
+            ece += in_bin.float().mean() * (correct[in_bin].mean() - conf[in_bin].mean()).abs()
+    return float(ece)
+
+
+def agreement(a_logits: torch.Tensor, b_logits: torch.Tensor) -> float:
+    """Top-1 agreement: fraction of samples where both networks predict the same class."""
+    return float(a_logits.argmax(1).eq(b_logits.argmax(1)).float().mean())
+
+
+def mean_kl(teacher_logits: torch.Tensor, student_logits: torch.Tensor) -> float:
+    """Mean over samples of KL(softmax(teacher) || softmax(student)), T = 1."""
+    t = F.log_softmax(teacher_logits.float(), dim=1)
+    s = F.log_softmax(student_logits.float(), dim=1)
+    return float((t.exp() * (t - s)).sum(1).mean())
+
+
+@torch.no_grad()
+def collect_logits(method, loader, placement, roles=None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """All test logits per role (float32, on the device) and the labels."""
+    was_training = method.training
+    method.eval()
+    outs: dict[str, list[torch.Tensor]] = {}
+    labels = []
+    for images, y in loader:
+        with placement.autocast():
+            logits = method.predict(images)
+        for role, z in logits.items():
+            if roles is None or role in roles:
+                outs.setdefault(role, []).append(z.float())
+        labels.append(y)
+    method.train(was_training)
+    return {r: torch.cat(v) for r, v in outs.items()}, torch.cat(labels)
+
+
+def summarise(logits: dict[str, torch.Tensor], labels: torch.Tensor, primary: str,
+              teachers: list[str]) -> dict[str, dict[str, float]]:
+    """Per role: acc, loss, ece; for the primary role also agreement and KL to each teacher."""
+    out = {}
+    for role, z in logits.items():
+        out[role] = {
+            "acc": float(z.argmax(1).eq(labels).float().mean()),
+            "loss": float(F.cross_entropy(z, labels)),
+            "ece": expected_calibration_error(z, labels),
+        }
+    if primary in logits:
+        for t in teachers:
+            if t in logits and t != primary:
+                out[primary][f"agreement_{t}"] = agreement(logits[primary], logits[t])
+                out[primary][f"kl_{t}"] = mean_kl(logits[t], logits[primary])
+    return out

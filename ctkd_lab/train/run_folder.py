@@ -1,0 +1,120 @@
+"""A run is a folder: config.json, history.jsonl, probe.jsonl, metrics.json, checkpoint.pt.
+
+Writes are atomic (temporary file in the same folder, then ``os.replace``), so a run killed
+at any moment leaves either the old file or the new one, never half of one.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from ..errors import UserError
+
+CONFIG, HISTORY, PROBE, METRICS, CHECKPOINT = (
+    "config.json", "history.jsonl", "probe.jsonl", "metrics.json", "checkpoint.pt")
+
+
+def _clean(value):
+    """JSON-safe: non-finite floats become None (strict JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def atomic_write_bytes(path: Path, write) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: Path, data) -> None:
+    text = json.dumps(_clean(data), indent=2, sort_keys=False).encode()
+    atomic_write_bytes(path, lambda f: f.write(text))
+
+
+def atomic_torch_save(path: Path, obj) -> None:
+    atomic_write_bytes(path, lambda f: torch.save(obj, f))
+
+
+class RunFolder:
+    """The files of one run."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def exists(self) -> bool:
+        return self.file(CONFIG).is_file()
+
+    def check_can_start(self, config_dict: dict, resume: bool) -> str:
+        """'new' or 'resume'; raises UserError when the folder holds something else."""
+        if resume:
+            if not self.file(CHECKPOINT).is_file() or not self.exists:
+                raise UserError(f"nothing to resume in '{self.path}': it has no config.json and checkpoint.pt; "
+                                f"drop --resume to start a new run there")
+            old = json.loads(self.file(CONFIG).read_text())["config"]
+            if old != _clean(config_dict):
+                diff = sorted(k for k in set(old) | set(config_dict) if old.get(k) != config_dict.get(k))
+                raise UserError(f"'{self.path}' holds a run with other settings ({', '.join(diff)}); "
+                                f"resume with the same settings or choose another --out")
+            return "resume"
+        if self.path.exists() and any(self.path.iterdir()):
+            if self.exists:
+                raise UserError(f"'{self.path}' already holds a run; pass --resume to continue it "
+                                f"or choose another --out")
+            raise UserError(f"'{self.path}' is not empty; choose an empty or new --out folder")
+        return "new"
+
+    def create(self, config_record: dict) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.file(CONFIG), config_record)
+        for name in (HISTORY, PROBE):
+            self.file(name).write_text("")
+
+    def append(self, name: str, record: dict) -> None:
+        with open(self.file(name), "a") as f:
+            f.write(json.dumps(_clean(record)) + "\n")
+
+    def line_count(self, name: str) -> int:
+        p = self.file(name)
+        if not p.is_file():
+            return 0
+        with open(p, "rb") as f:
+            return sum(1 for _ in f)
+
+    def truncate(self, name: str, lines: int) -> None:
+        """Keep the first ``lines`` records (drops what a killed run logged after its checkpoint)."""
+        p = self.file(name)
+        kept = p.read_text().splitlines(keepends=True)[:lines] if p.is_file() else []
+        atomic_write_bytes(p, lambda f: f.write("".join(kept).encode()))
+
+    def write_metrics(self, metrics: dict) -> None:
+        atomic_write_json(self.file(METRICS), metrics)
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    p = Path(path)
+    if not p.is_file():
+        return []
+    return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]

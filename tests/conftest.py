@@ -1,0 +1,45 @@
+"""Shared fixtures: where the shared CIFAR-10 lives, and small digits configs."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_CIFAR = Path(os.environ.get("CTKD_SHARED_DATA", REPO.parent / "shared" / "data")) / "cifar10-jpg.tar.gz"
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+def pytest_collection_modifyitems(config, items):
+    skip = pytest.mark.skip(reason=f"CIFAR-10 archive not found at {SHARED_CIFAR}")
+    for item in items:
+        if "cifar" in item.keywords and not SHARED_CIFAR.is_file():
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """Keyword arguments for a few-second digits run."""
+    return dict(dataset="digits", model="resnet8", epochs=1, batch_size=64, per_class=20, lr=0.05,
+                log_every=2, seed=0)
+
+
+@pytest.fixture(scope="session")
+def digits_teacher(tmp_path_factory):
+    """A small teacher trained on digits (run folder), shared by the method tests."""
+    from ctkd_lab.train import train
+
+    out = tmp_path_factory.mktemp("teacher") / "resnet14_digits"
+    train(dataset="digits", model="resnet14", epochs=3, batch_size=64, lr=0.1, schedule="cosine",
+          seed=0, out=out, quiet=True)
+    return out
+
+
+def loss_fell(history, key="loss", k=3):
+    """Mean of the last k logged step values is below the mean of the first k."""
+    steps = [r[key] for r in history if r["kind"] == "step"]
+    assert len(steps) >= 2 * k, f"only {len(steps)} step records"
+    return sum(steps[-k:]) / k < sum(steps[:k]) / k
