@@ -26,7 +26,7 @@ test-fast: setup
 	$(PY) -m pytest -m "not slow"
 
 notebooks: setup
-	$(PY) -m ctkd_lab.notebook_build --out build
+	$(PY) scripts/build_notebooks.py --out build
 
 benchmark: setup
 	$(PY) benchmarks/throughput.py

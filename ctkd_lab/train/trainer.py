@@ -85,7 +85,7 @@ class Trainer:
         cfg, ds, pl = self.config, self.dataset, self.placement
         train = ds.train
         if cfg.per_class is not None:
-            idx = per_class_subset(train.labels, cfg.per_class, cfg.seed)
+            idx = per_class_subset(train.labels, cfg.per_class, cfg.subset_seed)
             train = Split(train.images[idx], train.labels[idx])
         if len(train.labels) < 2:
             raise UserError("the training set has fewer than 2 images; raise --per-class")

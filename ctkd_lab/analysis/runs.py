@@ -1,0 +1,41 @@
+"""Reading run folders: what notebooks, comparisons and plots are built from (never notebook state)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..train.run_folder import CONFIG, HISTORY, METRICS, PROBE, read_jsonl
+
+
+def step_records(folder: str | Path) -> list[dict]:
+    """The per-step records of history.jsonl (means over each logging window)."""
+    return [r for r in read_jsonl(Path(folder) / HISTORY) if r["kind"] == "step"]
+
+
+def epoch_records(folder: str | Path) -> list[dict]:
+    """The per-epoch records of history.jsonl (train/test accuracy, loss, ECE, fidelity)."""
+    return [r for r in read_jsonl(Path(folder) / HISTORY) if r["kind"] == "epoch"]
+
+
+def probe_records(folder: str | Path) -> list[dict]:
+    """probe.jsonl: every network's logits on the fixed probe batch, every ``probe_every`` steps."""
+    return read_jsonl(Path(folder) / PROBE)
+
+
+def run_config(folder: str | Path) -> dict:
+    return json.loads((Path(folder) / CONFIG).read_text())
+
+
+def run_metrics(folder: str | Path) -> dict:
+    return json.loads((Path(folder) / METRICS).read_text())
+
+
+def is_finished(folder: str | Path) -> bool:
+    p = Path(folder) / METRICS
+    return p.is_file() and bool(json.loads(p.read_text()).get("finished"))
+
+
+def series(records: list[dict], key: str, x: str = "step") -> tuple[list, list]:
+    """(xs, ys) for ``key`` over the records that have it."""
+    pairs = [(r[x], r[key]) for r in records if key in r and r[key] is not None]
+    return [p[0] for p in pairs], [p[1] for p in pairs]

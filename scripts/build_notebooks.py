@@ -1,0 +1,71 @@
+"""Execute every notebook headless with papermill into build/, then export each to HTML.
+
+    python scripts/build_notebooks.py [--out build] [--only 02] [-p key value ...]
+
+The HTML pages show their plotly figures offline: the first cell of every notebook calls
+``ctkd_lab.viz.setup_notebook()``, which puts plotly.js itself into the page.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+from nbconvert import HTMLExporter
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO / "notebooks"
+
+
+def notebooks(only: str | None = None) -> list[Path]:
+    paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    return [p for p in paths if only is None or p.name.startswith(only)]
+
+
+def execute(path: Path, out_dir: Path, parameters: dict | None = None, timeout: int = 1800) -> Path:
+    """Run one notebook (cwd = notebooks/) into out_dir; raises on any cell error."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / path.name
+    pm.execute_notebook(str(path), str(target), parameters=parameters or {}, cwd=str(NOTEBOOKS),
+                        kernel_name="python3", progress_bar=False, execution_timeout=timeout)
+    return target
+
+
+def export_html(executed: Path) -> Path:
+    nb = nbformat.read(executed, as_version=4)
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    html = executed.with_suffix(".html")
+    html.write_text(body)
+    return html
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(REPO / "build"))
+    ap.add_argument("--only", default=None, help="notebook number prefix, e.g. 02")
+    ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
+                    help="papermill parameter (value parsed as YAML-ish: numbers stay numbers)")
+    a = ap.parse_args(argv)
+    params = {k: _parse(v) for k, v in a.p}
+    for nb in notebooks(a.only):
+        t0 = time.perf_counter()
+        executed = execute(nb, Path(a.out), params)
+        html = export_html(executed)
+        print(f"{nb.name}: {time.perf_counter() - t0:.0f}s -> {html}")
+    return 0
+
+
+def _parse(value: str):
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(value.lower(), value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

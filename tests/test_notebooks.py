@@ -1,0 +1,79 @@
+"""Every lesson runs headless under papermill (small settings) and exports to HTML with its figures.
+
+A notebook's small test settings live in its own metadata (``metadata.ctkd_test_parameters``);
+the test adds ``out_dir`` (a temporary folder). A run fails on any cell error, on a traceback
+printed to stderr, and on errors hidden in widget output state.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+spec = importlib.util.spec_from_file_location("build_notebooks", REPO / "scripts" / "build_notebooks.py")
+build = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(build)
+
+
+def widget_errors(nb) -> list[str]:
+    """Errors that a widget's Output captured (they never reach the cell's own outputs)."""
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    found = []
+    for model_id, model in state.items():
+        for out in model.get("state", {}).get("outputs", []) or []:
+            if out.get("output_type") == "error":
+                found.append(f"{model_id}: {out.get('ename')}: {out.get('evalue')}")
+            if out.get("output_type") == "stream" and "Traceback" in "".join(out.get("text", "")):
+                found.append(f"{model_id}: traceback in stream")
+    return found
+
+
+def cell_errors(nb) -> list[str]:
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                found.append(f"cell {i}: {out.get('ename')}: {out.get('evalue')}")
+            if out.get("output_type") == "stream" and out.get("name") == "stderr" and "Traceback" in out.get("text", ""):
+                found.append(f"cell {i}: traceback on stderr")
+    return found
+
+
+def test_there_are_lessons():
+    names = [p.name[:2] for p in NOTEBOOKS]
+    assert names == sorted(names) and {"00", "01", "02", "03", "04", "05"} <= set(names)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_stored_without_outputs_and_with_parameters_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "strip outputs"
+    assert "parameters" in code[0].metadata.get("tags", []), "the first code cell must be tagged 'parameters'"
+    assert "widgets" not in nb.metadata, "strip widget state"
+    assert "ctkd_test_parameters" in nb.metadata
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_and_exports(path, tmp_path):
+    nb = nbformat.read(path, as_version=4)
+    params = dict(nb.metadata.get("ctkd_test_parameters", {}))
+    params["out_dir"] = str(tmp_path / "runs")
+    executed = build.execute(path, tmp_path, params, timeout=600)
+    done = nbformat.read(executed, as_version=4)
+    assert not cell_errors(done), cell_errors(done)
+    assert not widget_errors(done), widget_errors(done)
+    html = build.export_html(executed).read_text()
+    figures = sum(1 for c in done.cells for o in c.get("outputs", [])
+                  if "application/vnd.plotly.v1+json" in o.get("data", {}))
+    assert figures >= 1, "a lesson shows at least one plotly figure"
+    assert html.count("Plotly.newPlot") >= figures, "every figure is drawn in the exported HTML"
+    assert "ctkd-plotly-loaded" in html and "* plotly.js v" in html, "plotly.js is embedded (offline)"
