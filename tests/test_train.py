@@ -130,3 +130,14 @@ def test_same_seed_same_result_on_cpu(tmp_path, tiny):
     ha = read_jsonl(tmp_path / "a" / "history.jsonl")
     hb = read_jsonl(tmp_path / "b" / "history.jsonl")
     assert [r["loss"] for r in ha] == [r["loss"] for r in hb]
+
+
+def test_ensure_run_reuses_finished_runs_and_separates_settings(tmp_path, tiny):
+    from ctkd_lab.analysis.runs import ensure_run
+
+    a = ensure_run(tmp_path, quiet=True, **tiny)
+    stamp = (a / "metrics.json").stat().st_mtime_ns
+    assert ensure_run(tmp_path, quiet=True, **tiny) == a
+    assert (a / "metrics.json").stat().st_mtime_ns == stamp  # not retrained
+    b = ensure_run(tmp_path, quiet=True, **{**tiny, "seed": 1})
+    assert b != a and b.name.startswith("vanilla-resnet8-digits-seed1-")

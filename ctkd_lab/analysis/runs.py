@@ -39,3 +39,37 @@ def series(records: list[dict], key: str, x: str = "step") -> tuple[list, list]:
     """(xs, ys) for ``key`` over the records that have it."""
     pairs = [(r[x], r[key]) for r in records if key in r and r[key] is not None]
     return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def run_folder_for(out_dir: str | Path, config) -> Path:
+    """A folder name that says what the run is and changes whenever any setting changes.
+
+    ``<out_dir>/<method>-<model>-<dataset>-seed<k>-<8 hex of the config>``, so a notebook that
+    is re-run with the same parameters finds its earlier runs, and new parameters get new folders.
+    """
+    import hashlib
+
+    blob = json.dumps(config.to_dict(), sort_keys=True, default=str).encode()
+    digest = hashlib.sha256(blob).hexdigest()[:8]
+    dataset = config.dataset.replace(":", "_").replace("/", "_")
+    return Path(out_dir) / f"{config.method}-{config.model}-{dataset}-seed{config.seed}-{digest}"
+
+
+def ensure_run(out_dir: str | Path, quiet: bool = False, callbacks=(), **fields) -> Path:
+    """Train ``TrainConfig(**fields)`` unless a finished run with that config exists; resume a partial one.
+
+    Returns the run folder. This is how lessons reuse runs across re-executions.
+    """
+    from ..train import TrainConfig, Trainer
+
+    config = TrainConfig(**fields)
+    folder = run_folder_for(out_dir, config)
+    if is_finished(folder):
+        return folder
+    partial = (folder / CONFIG).is_file() and (folder / "checkpoint.pt").is_file()
+    if folder.exists() and not partial:  # killed before its first checkpoint: start again
+        import shutil
+
+        shutil.rmtree(folder)
+    Trainer(config, out=folder, resume=partial, quiet=quiet, callbacks=callbacks).run()
+    return folder
