@@ -141,3 +141,12 @@ def test_ensure_run_reuses_finished_runs_and_separates_settings(tmp_path, tiny):
     assert (a / "metrics.json").stat().st_mtime_ns == stamp  # not retrained
     b = ensure_run(tmp_path, quiet=True, **{**tiny, "seed": 1})
     assert b != a and b.name.startswith("vanilla-resnet8-digits-seed1-")
+
+
+def test_run_folder_name_ignores_spelled_out_defaults(tmp_path):
+    from ctkd_lab.analysis.runs import run_folder_for
+
+    a = run_folder_for(tmp_path, TrainConfig(method="ctkd-scratch", options={}))
+    b = run_folder_for(tmp_path, TrainConfig(method="ctkd-scratch", options={"hint": "mse", "gamma": 0.03}))
+    c = run_folder_for(tmp_path, TrainConfig(method="ctkd-scratch", options={"gamma": 0.1}))
+    assert a == b != c

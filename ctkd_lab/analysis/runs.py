@@ -47,9 +47,14 @@ def run_folder_for(out_dir: str | Path, config) -> Path:
     ``<out_dir>/<method>-<model>-<dataset>-seed<k>-<8 hex of the config>``, so a notebook that
     is re-run with the same parameters finds its earlier runs, and new parameters get new folders.
     """
+    import dataclasses
     import hashlib
 
-    blob = json.dumps(config.to_dict(), sort_keys=True, default=str).encode()
+    from ..methods import get_method
+
+    # hash the resolved options, so {"hint": "mse"} and leaving the default out name one run
+    options = dataclasses.asdict(get_method(config.method).make_options(config.options))
+    blob = json.dumps({**config.to_dict(), "options": options}, sort_keys=True, default=str).encode()
     digest = hashlib.sha256(blob).hexdigest()[:8]
     dataset = config.dataset.replace(":", "_").replace("/", "_")
     return Path(out_dir) / f"{config.method}-{config.model}-{dataset}-seed{config.seed}-{digest}"

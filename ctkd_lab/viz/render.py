@@ -15,7 +15,7 @@ class LabAndHtmlRenderer(MimetypeRenderer):
     def to_mimebundle(self, fig_dict):
         fig_json = json.loads(pio.to_json(fig_dict, validate=False, remove_uids=False))
         html = pio.to_html(fig_dict, include_plotlyjs=False, full_html=False, validate=False,
-                           default_width="100%", default_height=450)
+                           default_width="100%", default_height=450, auto_play=False)
         return {PLOTLY_MIME: fig_json, "text/html": html}
 
 
