@@ -1,0 +1,213 @@
+"""Logit trajectories: how networks' answers on a fixed probe batch move during training.
+
+A run trained with ``probe_every > 0`` writes probe.jsonl: every ``probe_every`` steps, every
+network's logits on the same N test images (an N x C matrix per role). These functions turn those
+snapshots into things one can plot:
+
+* :func:`probe_trajectories` flattens each snapshot to one point in R^(N*C) (a point per role and
+  step) and fits **one** PCA on all points of all roles together, so every path is drawn in the
+  same 2-D plane. Euclidean distance in R^(N*C) is the hint's distance:
+  ``||vec(Z_t) - vec(Z_s)||^2 = N * hint`` on the probe batch.
+* :func:`image_trajectories` does the same per image: its C-dim logit vector per role and step,
+  one PCA per image over both roles.
+* :func:`probe_distance` is the exact (unprojected) logit distance between two networks on the
+  probe batch at each step, ``(1/N) sum_n ||z_a[n] - z_b[n]||^2`` (the hint, measured on the probe
+  batch), plus their top-1 agreement.
+* :func:`align_probe_records` puts roles of different runs (e.g. the CTKD run and a student trained
+  alone) into one list of records at the steps they share.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+
+def _steps_with(records: Sequence[dict], roles: Iterable[str]) -> list[dict]:
+    """The records (in step order) that hold logits for every role in ``roles``."""
+    roles = list(roles)
+    if not roles:
+        raise ValueError("give at least one role, e.g. roles=['scratch_teacher', 'student']")
+    available = set().union(*(r["logits"].keys() for r in records)) if records else set()
+    missing = [r for r in roles if r not in available]
+    if missing:
+        raise ValueError(f"the probe records have no logits for {', '.join(missing)}; "
+                         f"they hold: {', '.join(sorted(available)) or 'nothing (was probe_every > 0?)'}")
+    kept = sorted((r for r in records if all(role in r["logits"] for role in roles)), key=lambda r: r["step"])
+    if not kept:
+        raise ValueError("no probe record holds all of these roles at once; train with probe_every > 0")
+    return kept
+
+
+def stack_logits(records: Sequence[dict], roles: Iterable[str]) -> dict:
+    """Each role's probe logits over steps as one array.
+
+    Returns ``{"steps": (S,) int, "epochs": (S,) int, "labels": (N,) int,
+    "logits": {role: (S, N, C) float}}`` over the records that hold every role.
+    """
+    roles = list(roles)
+    kept = _steps_with(records, roles)
+    logits = {role: np.asarray([r["logits"][role] for r in kept], dtype=np.float64) for role in roles}
+    shapes = {role: a.shape[1:] for role, a in logits.items()}
+    if len(set(shapes.values())) != 1:
+        raise ValueError(f"roles have logits of different shapes: {shapes}")
+    return {"steps": np.asarray([r["step"] for r in kept], dtype=int),
+            "epochs": np.asarray([r.get("epoch", 0) for r in kept], dtype=int),
+            "labels": np.asarray(kept[0].get("labels", []), dtype=int),
+            "logits": logits}
+
+
+def pca_2d(points: np.ndarray, components: int = 2) -> dict:
+    """PCA of the rows of ``points`` (M x D) by SVD of the centred data.
+
+    Returns ``{"coords": (M, k), "components": (k, D), "mean": (D,),
+    "explained_variance_ratio": (k,), "total_variance": float}`` with ``k = components`` (columns
+    of zeros are added when the data has fewer dimensions than that). Signs are arbitrary here;
+    callers orient them.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    mean = points.mean(axis=0)
+    centred = points - mean
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    variance = s ** 2
+    total = float(variance.sum())
+    k = min(components, vt.shape[0])
+    comps = np.zeros((components, points.shape[1]))
+    comps[:k] = vt[:k]
+    ratio = np.zeros(components)
+    if total > 0:
+        ratio[:k] = variance[:k] / total
+    return {"coords": centred @ comps.T, "components": comps, "mean": mean,
+            "explained_variance_ratio": ratio, "total_variance": total}
+
+
+def _orient(pca: dict, first: slice) -> None:
+    """Flip each component so the rows in ``first`` (the first role's path) move towards +."""
+    coords, comps = pca["coords"], pca["components"]
+    for j in range(comps.shape[0]):
+        path = coords[first, j]
+        drift = path[-1] - path[0] if len(path) > 1 else 0.0
+        if drift == 0:  # no drift: make the largest loading positive instead
+            drift = comps[j, np.argmax(np.abs(comps[j]))]
+        if drift < 0:
+            coords[:, j] *= -1
+            comps[j] *= -1
+
+
+def _project(stacked: dict[str, np.ndarray], roles: list[str]) -> dict:
+    """Joint PCA of per-role (S, D) arrays; coordinates split back per role, first role oriented."""
+    s = stacked[roles[0]].shape[0]
+    pca = pca_2d(np.concatenate([stacked[r] for r in roles], axis=0))
+    _orient(pca, slice(0, s))
+    coords = {role: pca["coords"][i * s:(i + 1) * s] for i, role in enumerate(roles)}
+    return {"coords": coords, "explained_variance_ratio": pca["explained_variance_ratio"],
+            "components": pca["components"], "mean": pca["mean"], "total_variance": pca["total_variance"]}
+
+
+def probe_trajectories(probe_records: Sequence[dict], roles: Sequence[str]) -> dict:
+    """Every role's probe-batch logits over training, in ONE shared 2-D PCA plane.
+
+    Each snapshot (N x C logits of one role at one step) is flattened to a point in R^(N*C); one PCA
+    is fitted on the points of all roles and all steps together, so the paths are comparable. The
+    axes are oriented so the first role's path runs from lower-left to upper-right.
+
+    Args:
+        probe_records: the records of probe.jsonl (:func:`ctkd_lab.analysis.runs.probe_records`),
+            or :func:`align_probe_records` output to mix runs.
+        roles: which networks, e.g. ``["scratch_teacher", "student"]``.
+
+    Returns:
+        ``{"roles", "steps" (S,), "epochs" (S,), "labels" (N,), "coords": {role: (S, 2)},
+        "accuracy": {role: (S,)} (probe-batch accuracy), "explained_variance_ratio" (2,),
+        "components" (2, N*C), "mean" (N*C,), "total_variance"}``.
+    """
+    roles = list(roles)
+    data = stack_logits(probe_records, roles)
+    flat = {role: a.reshape(a.shape[0], -1) for role, a in data["logits"].items()}
+    out = _project(flat, roles)
+    out.update(roles=roles, steps=data["steps"], epochs=data["epochs"], labels=data["labels"],
+               accuracy=_accuracy(data))
+    return out
+
+
+def _accuracy(data: dict) -> dict[str, np.ndarray]:
+    """Per role, the fraction of probe images classified correctly at each step (NaN without labels)."""
+    labels = data["labels"]
+    out = {}
+    for role, z in data["logits"].items():
+        out[role] = ((z.argmax(axis=2) == labels[None, :]).mean(axis=1) if labels.shape[0] == z.shape[1]
+                     else np.full(z.shape[0], np.nan))
+    return out
+
+
+def image_trajectories(probe_records: Sequence[dict], roles: Sequence[str],
+                       images: Iterable[int] | None = None) -> dict:
+    """For chosen probe images, each role's C-dim logit vector over training, projected to 2-D.
+
+    One PCA per image over the vectors of all roles and steps (so the roles share axes for that
+    image, oriented so the first role's path moves towards +).
+
+    Returns ``{"roles", "steps" (S,), "epochs" (S,), "images": {index: {"label": int,
+    "coords": {role: (S, 2)}, "logits": {role: (S, C)}, "explained_variance_ratio": (2,)}}}``.
+    ``images`` defaults to every probe image.
+    """
+    roles = list(roles)
+    data = stack_logits(probe_records, roles)
+    n = next(iter(data["logits"].values())).shape[1]
+    chosen = list(range(n)) if images is None else [int(i) for i in images]
+    bad = [i for i in chosen if not 0 <= i < n]
+    if bad:
+        raise ValueError(f"probe image index {bad[0]} is out of range; the probe batch has {n} images (0..{n - 1})")
+    out = {"roles": roles, "steps": data["steps"], "epochs": data["epochs"], "images": {}}
+    for i in chosen:
+        vectors = {role: data["logits"][role][:, i, :] for role in roles}
+        proj = _project(vectors, roles)
+        label = int(data["labels"][i]) if len(data["labels"]) > i else -1
+        out["images"][i] = {"label": label, "coords": proj["coords"], "logits": vectors,
+                            "explained_variance_ratio": proj["explained_variance_ratio"]}
+    return out
+
+
+def align_probe_records(sources: Mapping[str, tuple[Sequence[dict], str]]) -> list[dict]:
+    """Merge roles of several runs into one list of probe records at the steps they all share.
+
+    ``sources`` maps a new name to ``(probe_records, role)``, e.g.
+    ``{"student": (ctkd, "student"), "scratch_teacher": (ctkd, "scratch_teacher"),
+    "solo_student": (solo, "student")}``. The runs must use the same probe batch (same data set,
+    ``probe_size`` and ``probe_every``); labels are checked.
+    """
+    by_step: dict[str, dict[int, dict]] = {name: {r["step"]: r for r in recs if role in r["logits"]}
+                                            for name, (recs, role) in sources.items()}
+    common = sorted(set.intersection(*(set(s) for s in by_step.values()))) if by_step else []
+    merged = []
+    for step in common:
+        first = by_step[next(iter(sources))][step]
+        labels = first.get("labels")
+        for name in sources:
+            other = by_step[name][step].get("labels")
+            if labels is not None and other is not None and other != labels:
+                raise ValueError(f"'{name}' was probed on other images (labels differ at step {step}); "
+                                 f"train both runs with the same dataset and probe_size")
+        merged.append({"step": step, "epoch": first.get("epoch", 0), "labels": labels,
+                       "logits": {name: by_step[name][step]["logits"][role] for name, (_, role) in sources.items()}})
+    return merged
+
+
+def probe_distance(records_a: Sequence[dict], role_a: str, records_b: Sequence[dict] | None = None,
+                   role_b: str = "scratch_teacher") -> dict:
+    """Exact logit distance between two networks on the probe batch, step by step.
+
+    ``distance[s] = (1/N) * sum_n ||z_a[s, n] - z_b[s, n]||_2^2``: the logit hint evaluated on the
+    probe batch (eval mode, not the training batch). ``records_b`` defaults to ``records_a`` (two
+    roles of one run); with another run's records the two are compared at the steps both probed.
+
+    Returns ``{"steps" (S,), "epochs" (S,), "distance" (S,), "agreement" (S,)}`` where agreement is
+    the fraction of probe images on which both networks predict the same class.
+    """
+    merged = align_probe_records({"a": (records_a, role_a),
+                                  "b": (records_b if records_b is not None else records_a, role_b)})
+    data = stack_logits(merged, ["a", "b"])
+    za, zb = data["logits"]["a"], data["logits"]["b"]
+    distance = ((za - zb) ** 2).sum(axis=2).mean(axis=1)
+    agreement = (za.argmax(axis=2) == zb.argmax(axis=2)).mean(axis=1)
+    return {"steps": data["steps"], "epochs": data["epochs"], "distance": distance, "agreement": agreement}

@@ -1,0 +1,159 @@
+"""Figures and the results table of the loss-weight lab (lesson 04).
+
+Everything here is a pure function of run records (history.jsonl step records, metrics.json
+values), so the lab can redraw while a run is still training and a test can check exactly
+what is drawn. The lab itself (controls, runs) is :mod:`ctkd_lab.widgets.loss_weight_lab`.
+"""
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+#: curves the lab can draw, history key -> what the y axis shows
+LAB_CURVES: dict[str, str] = {
+    "batch_acc/student": "student accuracy on its training batches",
+    "loss/ce_student": "student cross-entropy with the labels",
+    "agreement/scratch_teacher": "student agrees with the scratch teacher (top-1, batch)",
+    "hint": "hint: student-to-scratch-teacher distance (before gamma)",
+    "at/sum": "attention distance to the expert (before beta, 3 stages)",
+}
+
+PALETTE = qualitative.Plotly
+
+
+def run_colour(index: int) -> str:
+    """The colour of lab run number ``index`` (1-based), the same in every chart."""
+    return PALETTE[(index - 1) % len(PALETTE)]
+
+
+def metric_series(records: Sequence[dict], key: str) -> tuple[list, list]:
+    """(steps, values) of ``key`` over step records; ``"at/sum"`` adds the ``at/stage<j>`` terms."""
+    xs, ys = [], []
+    for r in records:
+        if key == "at/sum":
+            stages = [v for k, v in r.items() if k.startswith("at/stage") and v is not None]
+            value = sum(stages) if stages else None
+        else:
+            value = r.get(key)
+        if value is not None:
+            xs.append(r["step"])
+            ys.append(value)
+    return xs, ys
+
+
+def _axis_label(key: str) -> str:
+    return LAB_CURVES.get(key, key)
+
+
+def current_run_figure(label: str, records: Sequence[dict], key: str = "batch_acc/student",
+                       previous: Sequence[dict] = (), total_steps: int | None = None,
+                       index: int = 1, title: str | None = None) -> go.Figure:
+    """The run in progress (thick line) over the earlier runs (thin, faded) for one history key.
+
+    ``previous`` holds the earlier runs as dicts with ``index``, ``label`` and ``records`` (step
+    records); ``total_steps`` fixes the x range so the curve visibly grows towards the end of the run.
+    """
+    fig = go.Figure()
+    for run in previous:
+        xs, ys = metric_series(run["records"], key)
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=run["label"], opacity=0.35,
+                                 line=dict(width=1.5, color=run_colour(run["index"]))))
+    xs, ys = metric_series(records, key)
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=f"{label} (this run)",
+                             line=dict(width=3, color=run_colour(index)), marker=dict(size=5)))
+    fig.update_layout(title=title or f"This run: {_axis_label(key)}", template="plotly_white",
+                      xaxis_title="training step", yaxis_title=_short(key), height=360,
+                      margin=dict(t=50, b=40, l=60, r=20), legend=dict(font=dict(size=10)))
+    if total_steps:
+        fig.update_xaxes(range=[0, total_steps + 0.5])
+    return fig
+
+
+def runs_overview_figure(runs: Sequence[dict], key: str = "batch_acc/student",
+                         title: str = "All lab runs so far") -> go.Figure:
+    """Left: every run's curve of ``key`` (one line per run). Right: final student test accuracy per run.
+
+    Each run is a dict with ``index`` (1-based), ``label``, ``records`` (step records) and
+    ``student_acc`` (final test accuracy, a fraction). Run ``k`` has the same colour in both panels.
+    """
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38], horizontal_spacing=0.1,
+                        subplot_titles=(_axis_label(key), "student test accuracy after training"))
+    for run in runs:
+        xs, ys = metric_series(run["records"], key)
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=run["label"], legendgroup=str(run["index"]),
+                                 line=dict(width=2, color=run_colour(run["index"]))), row=1, col=1)
+    if runs:
+        accs = [100 * run["student_acc"] for run in runs]
+        fig.add_trace(go.Bar(x=[f"run {run['index']}" for run in runs], y=accs,
+                             marker_color=[run_colour(run["index"]) for run in runs],
+                             text=[f"{a:.1f}%" for a in accs], textposition="outside",
+                             hovertext=[run["label"] for run in runs], hoverinfo="text+y",
+                             showlegend=False, name="student test accuracy"), row=1, col=2)
+    fig.update_xaxes(title_text="training step", row=1, col=1)
+    fig.update_yaxes(title_text=_short(key), row=1, col=1)
+    fig.update_yaxes(title_text="test accuracy (%)", range=[0, 105], row=1, col=2)
+    fig.update_layout(title=title, template="plotly_white", height=420,
+                      margin=dict(t=70, b=40, l=60, r=20),
+                      legend=dict(orientation="h", y=-0.18, font=dict(size=10)))
+    fig.update_annotations(font_size=12)
+    return fig
+
+
+def _short(key: str) -> str:
+    return {"batch_acc/student": "accuracy (fraction)", "loss/ce_student": "cross-entropy",
+            "agreement/scratch_teacher": "agreement (fraction)", "hint": "hint (unweighted)",
+            "at/sum": "AT distance (unweighted)"}.get(key, key)
+
+
+TABLE_COLUMNS = [
+    ("index", "run"), ("gamma", "γ (hint)"), ("beta", "β (attention)"), ("hint", "hint"),
+    ("temperature", "T"), ("at_target", "AT target"), ("share_stem", "shared stem"),
+    ("student_acc", "student test acc"), ("student_best", "best (epoch)"),
+    ("scratch_acc", "scratch teacher acc"), ("agreement_scratch", "agrees w/ scratch"),
+    ("agreement_expert", "agrees w/ expert"), ("wall_time_s", "train time"), ("source", ""),
+]
+
+
+def _cell(key: str, row: dict) -> str:
+    value = row.get(key)
+    if value is None:
+        return "–"
+    if key in ("student_acc", "scratch_acc", "agreement_scratch", "agreement_expert"):
+        return f"{100 * value:.1f}%"
+    if key == "student_best":
+        epoch = row.get("student_best_epoch")
+        return f"{100 * value:.1f}%" + (f" ({epoch})" if epoch is not None else "")
+    if key == "wall_time_s":
+        return f"{value:.0f} s"
+    if key == "share_stem":
+        return "yes" if value else "no"
+    if key == "temperature" and row.get("hint") != "kl":
+        return "–"
+    if key in ("gamma", "beta", "temperature") and isinstance(value, (int, float)):
+        return f"{value:g}"
+    return html.escape(str(value))
+
+
+def runs_table_html(rows: Sequence[dict], highlight: int | None = None) -> str:
+    """An HTML table of the lab's runs: settings, student/scratch test accuracy, agreement, time.
+
+    Accuracies and agreements are fractions in the rows and shown as percentages; the run whose
+    ``index`` equals ``highlight`` gets a tinted background.
+    """
+    if not rows:
+        return "<p style='color:#666'>No runs yet: move a control or press <b>Run</b>.</p>"
+    head = "".join(f"<th style='padding:2px 8px;text-align:right'>{html.escape(t)}</th>"
+                   for _, t in TABLE_COLUMNS)
+    body = []
+    for row in rows:
+        style = " style='background:#eef4ff'" if row.get("index") == highlight else ""
+        cells = "".join(f"<td style='padding:2px 8px;text-align:right'>{_cell(k, row)}</td>"
+                        for k, _ in TABLE_COLUMNS)
+        body.append(f"<tr{style}>{cells}</tr>")
+    return ("<table class='ctkd-lab-table' style='border-collapse:collapse;font-size:12px'>"
+            f"<thead><tr style='border-bottom:1px solid #999'>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>")

@@ -1,0 +1,1 @@
+"""Widgets: ipywidgets panels that call the viz and analysis functions (import each module directly)."""

@@ -1,0 +1,238 @@
+"""A real browser: JupyterLab runs lesson 04 in headless Chromium, then the loss-weight lab is moved by hand.
+
+The test starts JupyterLab from this Python on a free port (a token, a temporary root folder with a
+copy of the notebook at its small test settings, temporary Jupyter config/settings/runtime folders),
+drives Debian's Chromium through Playwright (no ``playwright install``: the system browser is used),
+runs all cells from the Run menu, moves the lab's gamma slider with the keyboard and checks that a
+new run starts and the all-runs chart gains a curve. A screenshot goes to
+``build/browser_04_collaborative_teaching.png``.
+
+Chromium is looked up at ``$CTKD_CHROMIUM`` or ``/usr/bin/chromium`` (Debian: ``apt-get install
+chromium``). Without it the test is skipped, except under CI (``$CI`` set), where it fails.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOK = REPO / "notebooks" / "04_collaborative_teaching.ipynb"
+SCREENSHOT = REPO / "build" / "browser_04_collaborative_teaching.png"
+CHROMIUM = Path(os.environ.get("CTKD_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SERVER_START_S = 180
+RUN_ALL_S = 900       # kernel start + the whole notebook at its test settings, on a slow shared CPU
+LAB_RUN_S = 300       # one short lab run started from the browser
+
+# JupyterLab user settings: every cell stays in the DOM (no virtual scrolling), no news/update pop-ups.
+LAB_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
+                                                                         "checkForUpdates": False},
+}
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Path:
+    if not CHROMIUM.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"Chromium is not installed at {CHROMIUM}; CI must run `apt-get install -y chromium`")
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium, or set CTKD_CHROMIUM)")
+    pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency: pip install -e '.[dev]'")
+    return CHROMIUM
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _copy_notebook(root: Path, out_dir: Path) -> str:
+    """A copy of lesson 04 whose parameters cell ends with the notebook's small test settings."""
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    params = {**nb.metadata.get("ctkd_test_parameters", {}), "out_dir": str(out_dir)}
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", []))
+    cell.source += "\n# test settings (tests/test_browser.py)\n" + "\n".join(f"{k} = {v!r}" for k, v in params.items())
+    nbformat.write(nb, root / NOTEBOOK.name)
+    return NOTEBOOK.name
+
+
+@pytest.fixture(scope="module")
+def jupyter(tmp_path_factory):
+    """A JupyterLab server on a free port (token auth) serving a temporary copy of lesson 04."""
+    base = tmp_path_factory.mktemp("browser")
+    root = base / "notebooks"
+    root.mkdir()
+    name = _copy_notebook(root, base / "runs")
+    settings = base / "lab-settings"
+    for rel, values in LAB_SETTINGS.items():
+        path = settings / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(base / "config"), "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
+           "JUPYTER_DATA_DIR": str(base / "data"), "IPYTHONDIR": str(base / "ipython"), "PYTHONUNBUFFERED": "1"}
+    port, token = _free_port(), "ctkd-browser-test"
+    log = (base / "jupyter.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={port}",
+         "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+         f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={settings}",
+         f"--LabApp.workspaces_dir={base / 'workspaces'}"],
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"JupyterLab exited with code {proc.returncode}:\n{(base / 'jupyter.log').read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"JupyterLab did not answer within {SERVER_START_S} s:\n"
+                            f"{(base / 'jupyter.log').read_text()[-3000:]}")
+            time.sleep(1)
+        urllib.request.urlopen(f"{url}/api/kernelspecs?token={token}", timeout=60).read()
+        yield {"url": url, "token": token, "notebook": name, "log": base / "jupyter.log"}
+    finally:
+        _stop(proc)
+        log.close()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop the server and its kernels (its whole process group)."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        except ProcessLookupError:
+            pass
+    try:  # kernels left in the group after the server itself exited
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+@pytest.fixture
+def page(chromium, jupyter):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1500})
+            pg = context.new_page()
+            pg.set_default_timeout(60_000)
+            yield pg
+        finally:
+            browser.close()
+
+
+def _wait_kernel_idle(page, timeout_s: float) -> None:
+    """Wait until the notebook's kernel is up and idle; answer "Select Kernel" with its default, as a user would.
+
+    JupyterLab asks which kernel to start when the server was slow to list its kernels.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        dialog = page.locator(".jp-Dialog")
+        if dialog.count() and "Select Kernel" in dialog.first.inner_text():
+            dialog.first.locator("button.jp-mod-accept").click()
+        elif (page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count()
+              and re.search(r"Python 3.*\|\s*Idle", page.locator("#jp-main-statusbar").inner_text())):
+            return
+        time.sleep(1)
+    raise AssertionError(f"the kernel was not idle within {timeout_s} s: "
+                         f"{page.locator('#jp-main-statusbar').inner_text()!r}")
+
+
+def _run_all(page) -> None:
+    """Run > Run All Cells, from the menu bar like a user."""
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+
+
+def _wait_all_cells_ran(page, timeout_s: float) -> None:
+    """Every code cell has an execution number (none queued `[*]`, none unrun `[ ]`)."""
+    page.wait_for_function(
+        """() => {
+            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
+            return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+        }""", timeout=timeout_s * 1000, polling=2000)
+
+
+def _errors(page) -> list[str]:
+    texts = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
+    return [t[:500] for t in texts if "Traceback" in t or "Error" in t]
+
+
+def _trace_count(lab) -> int:
+    return lab.locator(".ctkd-lab-runs-chart .js-plotly-plot .scatterlayer .trace").count()
+
+
+def test_lesson_04_runs_in_jupyterlab_and_the_lab_answers_a_slider(page, jupyter):
+    page.goto(f"{jupyter['url']}/lab/tree/{jupyter['notebook']}?token={jupyter['token']}")
+    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=120_000)
+    _wait_kernel_idle(page, 180)
+    _run_all(page)
+    try:
+        _wait_all_cells_ran(page, RUN_ALL_S)
+    finally:
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT))
+    assert not _errors(page), _errors(page)
+    figures = page.locator(".jp-OutputArea-output.jp-RenderedPlotly")  # jupyterlab-plotly's renderer
+    assert figures.count() >= 7, "the lesson's five figures and the lab's two charts render with plotly"
+    for i in range(figures.count()):
+        figures.nth(i).scroll_into_view_if_needed()
+        figures.nth(i).locator(".main-svg .scatterlayer").first.wait_for(state="attached", timeout=30_000)
+
+    lab = page.locator(".ctkd-loss-weight-lab").last
+    lab.scroll_into_view_if_needed()
+    page.wait_for_function("() => document.querySelectorAll('.ctkd-lab-runs-chart .scatterlayer .trace').length >= 2",
+                           timeout=60_000)
+    before = _trace_count(lab)
+    assert before == 2, "the notebook's two direct lab runs are in the all-runs chart"
+    status = lab.locator(".ctkd-lab-status")
+    assert "run 2" in status.inner_text()
+
+    readout = lab.locator(".ctkd-lab-gamma .widget-readout")
+    gamma_before = readout.inner_text().strip()
+    handle = lab.locator(".ctkd-lab-gamma .noUi-handle")
+    handle.focus()
+    handle.press("ArrowLeft")  # the next smaller gamma: settings not trained yet
+    page.wait_for_function("([el, old]) => el.textContent.trim() !== old", arg=[readout.element_handle(), gamma_before])
+    gamma_after = readout.inner_text().strip()
+    status.filter(has_text=re.compile(r"run 3")).wait_for(timeout=60_000)  # the new run has started
+    status.filter(has_text=re.compile(r"run 3 finished")).wait_for(timeout=LAB_RUN_S * 1000)
+    page.wait_for_function(
+        f"() => document.querySelectorAll('.ctkd-lab-runs-chart .scatterlayer .trace').length > {before}",
+        timeout=60_000)
+    assert _trace_count(lab) == before + 1
+    assert lab.locator(".ctkd-lab-table tbody tr").count() == 3
+    assert f"run 3: γ={gamma_after}," in lab.locator(".ctkd-lab-runs-chart").inner_text()
+    lab.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOT))
+    assert not _errors(page), _errors(page)
