@@ -373,13 +373,14 @@ class LossWeightLab:
     def _render(self, out: widgets.Output, fig: go.Figure, attr: str) -> None:
         setattr(self, attr, fig)
         from IPython import get_ipython
-        from IPython.display import clear_output
 
         if get_ipython() is None:  # plain Python (tests, scripts): keep the figure, draw nothing
             return
-        with out:
-            clear_output(wait=True)
-            fig.show()
+        # set the Output's outputs in one step (a synced trait, so the browser redraws live);
+        # capturing with `with out: clear_output(); fig.show()` can stall headless runs (nbclient #312)
+        from .temperature import figure_outputs
+
+        out.outputs = figure_outputs([fig])
 
     def _say(self, text: str) -> None:
         self.status.value = text

@@ -49,11 +49,10 @@ def image_trajectory_widget(per_image: dict, images=None, class_names: Sequence[
         return image_trajectory_figure(per_image, i, image=image, class_names=class_names)
 
     def redraw(change=None) -> None:
-        with out:
-            from IPython.display import clear_output
+        # set the outputs in one step: capturing with `with out:` can stall headless runs (nbclient #312)
+        from .temperature import figure_outputs
 
-            clear_output(wait=True)
-            figure().show()
+        out.outputs = figure_outputs([figure()])
 
     picker.observe(redraw, names="value")
     panel = widgets.VBox([picker, out])
