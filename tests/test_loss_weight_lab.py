@@ -5,7 +5,7 @@ import pytest
 
 from ctkd_lab.analysis.runs import ensure_run, run_metrics
 from ctkd_lab.errors import UserError
-from ctkd_lab.viz.lab import current_run_figure, metric_series, runs_overview_figure, runs_table_html
+from ctkd_lab.viz.lab import current_run_figure, metric_series, moving_average, runs_overview_figure, runs_table_html
 from ctkd_lab.widgets.loss_weight_lab import LossWeightLab, canonical_settings, lab_config, settings_label
 
 TINY = dict(per_class=5, epochs=1, batch_size=25)  # 50 images, 2 steps per run
@@ -108,6 +108,12 @@ def test_metric_series_sums_attention_stages():
     assert xs == [1, 2] and ys == pytest.approx([0.06, 0.035])
 
 
+def test_moving_average_is_trailing_and_exact():
+    assert moving_average([1.0, 3.0, 5.0, 7.0], window=2) == [1.0, 2.0, 4.0, 6.0]
+    assert moving_average([1.0, 2.0, 6.0], window=5) == [1.0, 1.5, 3.0]
+    assert moving_average([1.0, 2.0], window=1) == [1.0, 2.0]
+
+
 def test_overview_has_one_curve_and_one_bar_per_run():
     runs = [{"index": i, "label": f"run {i}", "records": RECORDS, "student_acc": a} for i, a in ((1, 0.5), (2, 0.75))]
     fig = runs_overview_figure(runs)
@@ -119,6 +125,7 @@ def test_overview_has_one_curve_and_one_bar_per_run():
 def test_current_run_figure_fades_earlier_runs_and_fixes_the_x_range():
     prev = [{"index": 1, "label": "run 1", "records": RECORDS}]
     fig = current_run_figure("run 2", RECORDS[:1], previous=prev, total_steps=10, index=2)
+    assert list(fig.data[0].y) == [0.1, 0.2]  # run 1 smoothed: mean of the steps so far
     assert [t.name for t in fig.data] == ["run 1", "run 2 (this run)"]
     assert fig.data[0].opacity < 1 and list(fig.data[1].y) == [0.1]
     assert tuple(fig.layout.xaxis.range) == (0, 10.5)

@@ -24,6 +24,9 @@ LAB_CURVES: dict[str, str] = {
 
 PALETTE = qualitative.Plotly
 
+#: steps in the trailing moving average the lab's curves draw (single batches are noisy)
+SMOOTH = 5
+
 
 def run_colour(index: int) -> str:
     """The colour of lab run number ``index`` (1-based), the same in every chart."""
@@ -45,45 +48,65 @@ def metric_series(records: Sequence[dict], key: str) -> tuple[list, list]:
     return xs, ys
 
 
+def moving_average(values: Sequence[float], window: int = SMOOTH) -> list[float]:
+    """Trailing mean over the last ``window`` values (fewer at the start); ``window=1`` returns the values."""
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def _smoothed(records: Sequence[dict], key: str, window: int) -> tuple[list, list]:
+    xs, ys = metric_series(records, key)
+    return xs, moving_average(ys, window)
+
+
 def _axis_label(key: str) -> str:
     return LAB_CURVES.get(key, key)
 
 
 def current_run_figure(label: str, records: Sequence[dict], key: str = "batch_acc/student",
                        previous: Sequence[dict] = (), total_steps: int | None = None,
-                       index: int = 1, title: str | None = None) -> go.Figure:
+                       index: int = 1, title: str | None = None, window: int = SMOOTH) -> go.Figure:
     """The run in progress (thick line) over the earlier runs (thin, faded) for one history key.
 
     ``previous`` holds the earlier runs as dicts with ``index``, ``label`` and ``records`` (step
     records); ``total_steps`` fixes the x range so the curve visibly grows towards the end of the run.
+    Every curve is a trailing moving average over ``window`` logged steps.
     """
     fig = go.Figure()
     for run in previous:
-        xs, ys = metric_series(run["records"], key)
+        xs, ys = _smoothed(run["records"], key, window)
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=run["label"], opacity=0.35,
                                  line=dict(width=1.5, color=run_colour(run["index"]))))
-    xs, ys = metric_series(records, key)
+    xs, ys = _smoothed(records, key, window)
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=f"{label} (this run)",
                              line=dict(width=3, color=run_colour(index)), marker=dict(size=5)))
-    fig.update_layout(title=title or f"This run: {_axis_label(key)}", template="plotly_white",
-                      xaxis_title="training step", yaxis_title=_short(key), height=360,
+    fig.update_layout(title=(title or f"This run: {_axis_label(key)}") + _smoothing_note(window),
+                      template="plotly_white", xaxis_title="training step", yaxis_title=_short(key), height=360,
                       margin=dict(t=50, b=40, l=60, r=20), legend=dict(font=dict(size=10)))
     if total_steps:
         fig.update_xaxes(range=[0, total_steps + 0.5])
+    _integer_steps(fig, total_steps or max((x for t in fig.data for x in t.x), default=None))
     return fig
 
 
 def runs_overview_figure(runs: Sequence[dict], key: str = "batch_acc/student",
-                         title: str = "All lab runs so far") -> go.Figure:
+                         title: str = "All lab runs so far", window: int = SMOOTH) -> go.Figure:
     """Left: every run's curve of ``key`` (one line per run). Right: final student test accuracy per run.
 
     Each run is a dict with ``index`` (1-based), ``label``, ``records`` (step records) and
     ``student_acc`` (final test accuracy, a fraction). Run ``k`` has the same colour in both panels.
+    Curves are trailing moving averages over ``window`` logged steps.
     """
     fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38], horizontal_spacing=0.1,
-                        subplot_titles=(_axis_label(key), "student test accuracy after training"))
+                        subplot_titles=(_axis_label(key) + _smoothing_note(window),
+                                        "student test accuracy after training"))
     for run in runs:
-        xs, ys = metric_series(run["records"], key)
+        xs, ys = _smoothed(run["records"], key, window)
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=run["label"], legendgroup=str(run["index"]),
                                  line=dict(width=2, color=run_colour(run["index"]))), row=1, col=1)
     if runs:
@@ -94,6 +117,7 @@ def runs_overview_figure(runs: Sequence[dict], key: str = "batch_acc/student",
                              hovertext=[run["label"] for run in runs], hoverinfo="text+y",
                              showlegend=False, name="student test accuracy"), row=1, col=2)
     fig.update_xaxes(title_text="training step", row=1, col=1)
+    _integer_steps(fig, max((x for t in fig.data if t.type == "scatter" for x in t.x), default=None), row=1, col=1)
     fig.update_yaxes(title_text=_short(key), row=1, col=1)
     fig.update_yaxes(title_text="test accuracy (%)", range=[0, 105], row=1, col=2)
     fig.update_layout(title=title, template="plotly_white", height=420,
@@ -101,6 +125,16 @@ def runs_overview_figure(runs: Sequence[dict], key: str = "batch_acc/student",
                       legend=dict(orientation="h", y=-0.18, font=dict(size=10)))
     fig.update_annotations(font_size=12)
     return fig
+
+
+def _smoothing_note(window: int) -> str:
+    return f" (mean of the last {window} steps)" if window > 1 else ""
+
+
+def _integer_steps(fig: go.Figure, last_step: float | None, **where) -> None:
+    """Whole-number step ticks when a run has only a few steps (plotly would label 1.2, 1.4...)."""
+    if last_step is not None and last_step <= 10:
+        fig.update_xaxes(dtick=1, **where)
 
 
 def _short(key: str) -> str:
