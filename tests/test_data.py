@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ctkd_lab.data import (Dataset, DeviceLoader, Split, dataset_names, dataset_status, load_dataset,
-                           per_class_subset)
+                           per_class_subset, train_val_split)
 from ctkd_lab.data import sources
 
 SHARED_ARCHIVE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10-jpg.tar.gz"
@@ -219,6 +219,22 @@ def test_per_class_subset():
         per_class_subset(labels, 0, seed=1)
     split = Split(torch.zeros(20, 1, 2, 2, dtype=torch.uint8), labels)
     assert len(split.subset(idx)) == 13
+
+
+def test_train_val_split_is_disjoint_and_keeps_the_training_subset():
+    labels = torch.tensor([0] * 10 + [1] * 6 + [2] * 8)
+    train, val = train_val_split(labels, 4, 2, seed=3)
+    assert not set(train.tolist()) & set(val.tolist())
+    assert labels[train].bincount().tolist() == [4, 4, 4] and labels[val].bincount().tolist() == [2, 2, 2]
+    assert torch.equal(train, per_class_subset(labels, 4, seed=3))      # same training images as without val
+    assert torch.equal(val, train_val_split(labels, 3, 2, seed=3)[1])    # val does not move with per_class
+    rest, val_all = train_val_split(labels, None, 2, seed=3)
+    assert torch.equal(val_all, val) and len(rest) == len(labels) - 6
+    assert len(train_val_split(labels, 4, 0, seed=3)[1]) == 0
+    with pytest.raises(ValueError, match="class 1 has 6 training images.*lower --per-class or --val-per-class"):
+        train_val_split(labels, 5, 2, seed=3)
+    with pytest.raises(ValueError, match="val_per_class"):
+        train_val_split(labels, 4, -1, seed=3)
 
 
 # ------------------------------------------------------------------- image folders and cache

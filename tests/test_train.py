@@ -150,3 +150,45 @@ def test_run_folder_name_ignores_spelled_out_defaults(tmp_path):
     b = run_folder_for(tmp_path, TrainConfig(method="ctkd-scratch", options={"hint": "mse", "gamma": 0.03}))
     c = run_folder_for(tmp_path, TrainConfig(method="ctkd-scratch", options={"gamma": 0.1}))
     assert a == b != c
+
+
+def test_validation_split_selects_without_looking_at_the_test_set(tmp_path, tiny):
+    """--val-per-class holds out training images: same training run, plus val accuracy and the test
+    accuracy at the best-validation epoch (the honest model-selection number)."""
+    plain = train(out=tmp_path / "plain", quiet=True, **{**tiny, "epochs": 3})
+    m = train(out=tmp_path / "val", quiet=True, **{**tiny, "epochs": 3, "val_per_class": 30})
+    cfg = json.loads((tmp_path / "val" / "config.json").read_text())
+    assert cfg["resolved"]["train_size"] == 200 and cfg["resolved"]["val_size"] == 300
+    # the held-out images come from outside the training subset, so training is unchanged
+    assert m["student"]["test_acc"] == plain["student"]["test_acc"]
+    epochs = [r for r in read_jsonl(tmp_path / "val" / "history.jsonl") if r["kind"] == "epoch"]
+    vals = [r["val_acc/student"] for r in epochs]
+    best = max(range(3), key=lambda i: (vals[i], -i))
+    s = m["student"]
+    assert s["best_val_acc"] == vals[best] and s["best_val_epoch"] == best + 1 and s["val_acc"] == vals[-1]
+    assert s["test_acc_at_best_val"] == epochs[best]["test_acc/student"]
+    assert "val_acc" not in plain["student"]
+
+
+def test_validation_split_too_large_is_a_clear_error(tmp_path, tiny):
+    from ctkd_lab.errors import UserError
+
+    with pytest.raises(UserError, match="lower --per-class or --val-per-class"):
+        Trainer(TrainConfig(**{**tiny, "per_class": 100, "val_per_class": 100}), out=tmp_path / "run", quiet=True)
+    assert not (tmp_path / "run").exists()
+
+
+def test_runs_written_before_a_config_field_existed_still_resume_and_reuse(tmp_path, tiny):
+    """A config.json without a newer field (val_per_class) is read with that field at its default."""
+    from ctkd_lab.analysis.compare import _check_same_settings
+
+    out = tmp_path / "run"
+    train(out=out, quiet=True, **tiny)
+    record = json.loads((out / "config.json").read_text())
+    del record["config"]["val_per_class"]
+    (out / "config.json").write_text(json.dumps(record))
+    _check_same_settings(TrainConfig(**tiny), out)  # no error: same settings
+    with pytest.raises(Exception, match="val_per_class"):
+        _check_same_settings(TrainConfig(**{**tiny, "val_per_class": 5}), out)
+    m = Trainer(TrainConfig(**tiny), out=out, resume=True, quiet=True)
+    assert m.mode == "resume"

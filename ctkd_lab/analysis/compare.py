@@ -47,7 +47,8 @@ ROLE_OPTION = {"teacher": "teacher", "expert_teacher": "expert"}
 
 COLUMNS = ["method", "seeds", "last_acc_mean", "last_acc_std", "best_acc_mean", "best_acc_std",
            "fidelity_to", "agreement_mean", "kl_mean", "ece_mean", "params", "wall_time_s_mean",
-           "agreement_std", "kl_std", "ece_std"]
+           "agreement_std", "kl_std", "ece_std", "val_acc_mean", "val_acc_std",
+           "test_at_best_val_mean", "test_at_best_val_std"]
 
 
 def options_for(method: str, options: dict) -> dict:
@@ -151,7 +152,8 @@ def _comparable(config: dict) -> dict:
 def _check_same_settings(cfg: TrainConfig, folder: Path) -> None:
     """A finished run may be reused only if it was trained with the settings asked for now."""
     wanted = dataclasses.replace(cfg, options=dataclasses.asdict(get_method(cfg.method).make_options(cfg.options)))
-    old = _comparable(json.loads((folder / CONFIG).read_text())["config"])
+    # through TrainConfig, so fields added since that run was trained compare at their defaults
+    old = _comparable(TrainConfig.from_dict(json.loads((folder / CONFIG).read_text())["config"]).to_dict())
     new = _comparable(wanted.to_dict())
     diff = [k for k in new if k != "options" and old.get(k) != new[k]]
     diff += [f"options.{k}" for k in sorted(set(old["options"]) | set(new["options"]))
@@ -231,13 +233,17 @@ def summarise_runs(method: str, runs: list[dict]) -> dict:
     agreement = _mean_std([s.get(f"agreement_{teacher}") for s in students]) if teacher else (None, None)
     kl = _mean_std([s.get(f"kl_{teacher}") for s in students]) if teacher else (None, None)
     ece = _mean_std([s.get("ece") for s in students])
+    val = _mean_std([s.get("best_val_acc") for s in students])        # runs with --val-per-class
+    at_val = _mean_std([s.get("test_acc_at_best_val") for s in students])
     return {"method": method, "seeds": len(runs),
             "last_acc_mean": last[0], "last_acc_std": last[1], "best_acc_mean": best[0], "best_acc_std": best[1],
             "fidelity_to": teacher or "",
             "agreement_mean": agreement[0], "kl_mean": kl[0], "ece_mean": ece[0],
             "params": students[0]["params"],
             "wall_time_s_mean": _mean_std([r["metrics"]["wall_time_s"] for r in runs])[0],
-            "agreement_std": agreement[1], "kl_std": kl[1], "ece_std": ece[1]}
+            "agreement_std": agreement[1], "kl_std": kl[1], "ece_std": ece[1],
+            "val_acc_mean": val[0], "val_acc_std": val[1], "test_at_best_val_mean": at_val[0],
+            "test_at_best_val_std": at_val[1]}
 
 
 def seed_values(out: str | Path, method: str, key: str = "test_acc", role: str | None = None,
@@ -367,19 +373,30 @@ def write_tables(rows: list[dict], out: str | Path) -> tuple[Path, Path]:
 
 
 def markdown_table(rows: list[dict]) -> str:
-    """The rows as a markdown table: accuracies and ECE in percent (mean ± sample std over seeds)."""
+    """The rows as a markdown table: accuracies and ECE in percent (mean ± sample std over seeds).
+
+    With a validation split (``--val-per-class``) two more columns: the best validation accuracy and
+    the test accuracy at that epoch (model selection that never looks at the test set).
+    """
     def pct(m, s=None):
         if m is None:
             return "-"
         return f"{100 * m:.2f} ± {100 * s:.2f}" if s is not None else f"{100 * m:.2f}"
 
-    lines = ["| method | seeds | last-epoch acc % | best-epoch acc % | agreement % (with) | KL | ECE % | params | wall s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    with_val = any(r.get("val_acc_mean") is not None for r in rows)
+    head = "| method | seeds | last-epoch acc % | best-epoch acc % |"
+    rule = "|---|---|---|---|"
+    if with_val:
+        head += " best val acc % | test acc at best val % |"
+        rule += "---|---|"
+    lines = [head + " agreement % (with) | KL | ECE % | params | wall s |", rule + "---|---|---|---|---|"]
     for r in rows:
         fid = f"{pct(r['agreement_mean'])} ({r['fidelity_to']})" if r["fidelity_to"] else "-"
         kl = f"{r['kl_mean']:.3f}" if r["kl_mean"] is not None else "-"
+        val = (f" {pct(r.get('val_acc_mean'), r.get('val_acc_std'))} | "
+               f"{pct(r.get('test_at_best_val_mean'), r.get('test_at_best_val_std'))} |") if with_val else ""
         lines.append(f"| {r['method']} | {r['seeds']} | {pct(r['last_acc_mean'], r['last_acc_std'])} | "
-                     f"{pct(r['best_acc_mean'], r['best_acc_std'])} | {fid} | {kl} | {pct(r['ece_mean'])} | "
+                     f"{pct(r['best_acc_mean'], r['best_acc_std'])} |{val} {fid} | {kl} | {pct(r['ece_mean'])} | "
                      f"{r['params']:,} | {r['wall_time_s_mean']:.0f} |")
     return "\n".join(lines) + "\n"
 

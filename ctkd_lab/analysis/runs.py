@@ -52,9 +52,13 @@ def run_folder_for(out_dir: str | Path, config) -> Path:
 
     from ..methods import get_method
 
-    # hash the resolved options, so {"hint": "mse"} and leaving the default out name one run
+    # hash the resolved options, so {"hint": "mse"} and leaving the default out name one run; fields
+    # at their defaults are left out, so a field added to TrainConfig later keeps existing names
     options = dataclasses.asdict(get_method(config.method).make_options(config.options))
-    blob = json.dumps({**config.to_dict(), "options": options}, sort_keys=True, default=str).encode()
+    defaults = type(config)().to_dict()
+    values = {k: v for k, v in config.to_dict().items() if k != "options" and v != defaults[k]}
+    values.update(method=config.method, model=config.model, dataset=config.dataset, seed=config.seed)
+    blob = json.dumps({**values, "options": options}, sort_keys=True, default=str).encode()
     digest = hashlib.sha256(blob).hexdigest()[:8]
     dataset = config.dataset.replace(":", "_").replace("/", "_")
     return Path(out_dir) / f"{config.method}-{config.model}-{dataset}-seed{config.seed}-{digest}"

@@ -9,12 +9,12 @@
 
 Modules: ``registry`` (names, locations, ``load_dataset``), ``digits`` (the embedded default),
 ``sources`` (file decoders), ``cache`` (decode-once tensor cache), ``loader`` (``DeviceLoader``),
-``subset`` (``per_class_subset``), ``paths`` (data root, cache and shared-data locations).
+``subset`` (``per_class_subset``, ``train_val_split``), ``paths`` (data root, cache and shared-data locations).
 """
 from .dataset import Dataset, Split
 from .loader import DeviceLoader
 from .registry import dataset_names, dataset_status, load_dataset
-from .subset import per_class_subset
+from .subset import per_class_subset, train_val_split
 
 __all__ = ["Dataset", "Split", "DeviceLoader", "load_dataset", "dataset_names", "dataset_status",
-           "per_class_subset"]
+           "per_class_subset", "train_val_split"]

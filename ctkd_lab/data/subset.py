@@ -20,3 +20,34 @@ def per_class_subset(labels: torch.Tensor, per_class: int, seed: int) -> torch.T
     if not picked:
         return torch.empty(0, dtype=torch.int64)
     return torch.cat(picked).sort().values
+
+
+def train_val_split(labels: torch.Tensor, per_class: int | None, val_per_class: int,
+                    seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train indices, validation indices), disjoint and sorted, for a held-out validation split.
+
+    Per class, in the permutation seeded by ``seed``: validation takes the *last* ``val_per_class``
+    samples and training the first ``per_class`` (all the rest if None). So the training images are
+    exactly those of ``per_class_subset(labels, per_class, seed)`` whatever ``val_per_class`` is, and
+    the validation images do not change with ``per_class``. Raises ValueError if a class is too small.
+    """
+    if isinstance(val_per_class, bool) or not isinstance(val_per_class, int) or val_per_class < 0:
+        raise ValueError(f"val_per_class must be a whole number of 0 or more, got {val_per_class!r}.")
+    labels = labels.detach().cpu()
+    perm = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
+    shuffled = labels[perm]
+    train, val = [], []
+    for c in torch.unique(labels).tolist():
+        members = perm[shuffled == c]
+        n = len(members)
+        keep = n - val_per_class if per_class is None else per_class
+        if keep < 1 or keep + val_per_class > n:
+            raise ValueError(f"class {c} has {n} training images, too few for {per_class or 'all'} per class "
+                             f"for training plus {val_per_class} for validation; lower --per-class or "
+                             f"--val-per-class.")
+        train.append(members[:keep])
+        if val_per_class:
+            val.append(members[n - val_per_class:])
+    empty = torch.empty(0, dtype=torch.int64)
+    return (torch.cat(train).sort().values if train else empty,
+            torch.cat(val).sort().values if val else empty)

@@ -80,9 +80,9 @@ class Method(nn.Module):
         return [{"params": params, "lr": lr}]
 
     @torch.no_grad()
-    def predict(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Every network's logits (frozen ones too), for evaluation."""
-        return {role: net(images) for role, net in self.networks.items()}
+    def predict(self, images: torch.Tensor, roles=None) -> dict[str, torch.Tensor]:
+        """Logits of the networks in ``roles`` (default: every network, frozen ones too), for evaluation."""
+        return {role: net(images) for role, net in self.networks.items() if roles is None or role in roles}
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> StepOutput:  # pragma: no cover
         raise NotImplementedError

@@ -28,6 +28,7 @@ class TrainConfig:
     download: bool = False             # let torchvision download cifar10/cifar100/svhn
     per_class: int | None = None       # train on this many images per class (None: all)
     subset_seed: int = 0               # which images per_class picks (fixed across run seeds)
+    val_per_class: int = 0             # hold out this many training images per class for validation
     epochs: int = 5
     batch_size: int = 128
     lr: float = 0.1
@@ -60,6 +61,7 @@ class TrainConfig:
         positive("log_every")
         positive("probe_every", allow_zero=True)
         positive("probe_size")
+        positive("val_per_class", allow_zero=True)
         if self.per_class is not None:
             positive("per_class")
         if not self.lr > 0:

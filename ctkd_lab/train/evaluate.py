@@ -38,17 +38,16 @@ def mean_kl(teacher_logits: torch.Tensor, student_logits: torch.Tensor) -> float
 
 @torch.no_grad()
 def collect_logits(method, loader, placement, roles=None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """All test logits per role (float32, on the device) and the labels."""
+    """All logits of ``loader`` per role (float32, on the device) and the labels; only ``roles`` run."""
     was_training = method.training
     method.eval()
     outs: dict[str, list[torch.Tensor]] = {}
     labels = []
     for images, y in loader:
         with placement.autocast():
-            logits = method.predict(images)
+            logits = method.predict(images, roles)
         for role, z in logits.items():
-            if roles is None or role in roles:
-                outs.setdefault(role, []).append(z.float())
+            outs.setdefault(role, []).append(z.float())
         labels.append(y)
     method.train(was_training)
     return {r: torch.cat(v) for r, v in outs.items()}, torch.cat(labels)

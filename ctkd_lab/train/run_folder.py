@@ -67,13 +67,16 @@ class RunFolder:
     def exists(self) -> bool:
         return self.file(CONFIG).is_file()
 
-    def check_can_start(self, config_dict: dict, resume: bool) -> str:
-        """'new' or 'resume'; raises UserError when the folder holds something else."""
+    def check_can_start(self, config_dict: dict, resume: bool, defaults: dict | None = None) -> str:
+        """'new' or 'resume'; raises UserError when the folder holds something else.
+
+        ``defaults`` fill the fields a run written by an older version does not have.
+        """
         if resume:
             if not self.file(CHECKPOINT).is_file() or not self.exists:
                 raise UserError(f"nothing to resume in '{self.path}': it has no config.json and checkpoint.pt; "
                                 f"drop --resume to start a new run there")
-            old = json.loads(self.file(CONFIG).read_text())["config"]
+            old = {**_clean(defaults or {}), **json.loads(self.file(CONFIG).read_text())["config"]}
             if old != _clean(config_dict):
                 diff = sorted(k for k in set(old) | set(config_dict) if old.get(k) != config_dict.get(k))
                 raise UserError(f"'{self.path}' holds a run with other settings ({', '.join(diff)}); "

@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import __version__
-from ..data import DeviceLoader, Split, load_dataset, per_class_subset
+from ..data import DeviceLoader, Split, load_dataset, per_class_subset, train_val_split
 from ..errors import UserError
 from ..methods import get_method
 from ..methods.teachers import CHECKPOINT_FORMAT, read_checkpoint
@@ -55,7 +55,7 @@ class Trainer:
         config.options = dataclasses.asdict(self.method_cls.make_options(config.options))
         self.config = config
         self.folder = RunFolder(out if out is not None else default_out(config))
-        self.mode = self.folder.check_can_start(config.to_dict(), resume)
+        self.mode = self.folder.check_can_start(config.to_dict(), resume, defaults=TrainConfig().to_dict())
         self.quiet = quiet
         self.callbacks = list(callbacks)
         self.placement = placement_for(config)
@@ -77,14 +77,23 @@ class Trainer:
         self.step = 0           # optimiser steps taken
         self.wall_time = 0.0
         self.best: dict[str, dict] = {}
+        self.best_val: dict[str, dict] = {}     # per role: best validation acc, its epoch, test acc then
+        self.last_val: dict[str, float] = {}
         self.last_eval: dict[str, dict] = {}
         self.frozen_logits = None
 
     # -- set-up --------------------------------------------------------------------------
     def _make_loaders(self) -> None:
         cfg, ds, pl = self.config, self.dataset, self.placement
-        train = ds.train
-        if cfg.per_class is not None:
+        train, val = ds.train, None
+        if cfg.val_per_class:
+            try:
+                idx, val_idx = train_val_split(train.labels, cfg.per_class, cfg.val_per_class, cfg.subset_seed)
+            except ValueError as err:
+                raise UserError(str(err).rstrip(".")) from None
+            val = Split(train.images[val_idx], train.labels[val_idx])
+            train = Split(train.images[idx], train.labels[idx])
+        elif cfg.per_class is not None:
             idx = per_class_subset(train.labels, cfg.per_class, cfg.subset_seed)
             train = Split(train.images[idx], train.labels[idx])
         if len(train.labels) < 2:
@@ -97,6 +106,9 @@ class Trainer:
                                          drop_last=self.train_size % batch == 1, **common)
         self.test_loader = DeviceLoader(ds.test, EVAL_BATCH, train=False, flip=False, pad=0,
                                         seed=cfg.seed, **common)
+        self.val_size = 0 if val is None else len(val.labels)
+        self.val_loader = None if val is None else DeviceLoader(val, EVAL_BATCH, train=False, flip=False, pad=0,
+                                                                seed=cfg.seed, **common)
         probe = Split(ds.test.images[:cfg.probe_size], ds.test.labels[:cfg.probe_size])
         self.probe_images, self.probe_labels = next(iter(DeviceLoader(
             probe, cfg.probe_size, train=False, flip=False, pad=0, seed=cfg.seed, **common)))
@@ -108,7 +120,7 @@ class Trainer:
             "resolved": {
                 "device": str(pl.device), "precision": pl.precision, "channels_last": pl.channels_last,
                 "dataset_source": ds.source, "num_classes": ds.num_classes, "in_channels": ds.in_channels,
-                "train_size": self.train_size, "test_size": len(ds.test.labels),
+                "train_size": self.train_size, "val_size": self.val_size, "test_size": len(ds.test.labels),
                 "flip": bool(cfg.augment and ds.flip), "pad": ds.pad if cfg.augment else 0,
                 "milestones": milestones_for(cfg) if cfg.schedule == "step" else None,
                 "roles": {r: {**self.method.networks[r].describe(), "frozen": r in self.method.frozen,
@@ -138,6 +150,8 @@ class Trainer:
             "rng": {"torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
             "best": self.best,
+            "best_val": self.best_val,
+            "last_val": self.last_val,
             "metrics": self.metrics(),
         }
 
@@ -151,6 +165,8 @@ class Trainer:
         self.scaler.load_state_dict(ckpt["scaler"])
         self.epoch, self.step, self.wall_time = ckpt["epoch"], ckpt["step"], ckpt["wall_time"]
         self.best = ckpt["best"]
+        self.best_val = ckpt.get("best_val", {})
+        self.last_val = ckpt.get("last_val", {})
         self.folder.truncate(HISTORY, ckpt["history_lines"])
         self.folder.truncate(PROBE, ckpt["probe_lines"])
         torch.set_rng_state(ckpt["rng"]["torch"].cpu())
@@ -217,6 +233,7 @@ class Trainer:
         train_stats = epoch_sums.means()
         train_time = time.perf_counter() - start
         evals = self.evaluate()
+        val_accs = self.validate()
         self.wall_time += time.perf_counter() - start
         self.epoch = epoch
         record = {"kind": "epoch", "epoch": epoch, "step": self.step, "lr": lr,
@@ -228,6 +245,11 @@ class Trainer:
                 record[f"train_acc/{role}"] = train_stats[f"batch_acc/{role}"]
             for key, value in evals[role].items():
                 record[f"test_{key}/{role}"] = value
+        for role, acc in val_accs.items():
+            record[f"val_acc/{role}"] = acc
+            if role not in self.best_val or acc > self.best_val[role]["acc"]:
+                self.best_val[role] = {"acc": acc, "epoch": epoch, "test_acc": evals[role]["acc"]}
+        self.last_val = val_accs
         for role, ev in evals.items():
             if role in method.trained_roles and (role not in self.best or ev["acc"] > self.best[role]["acc"]):
                 self.best[role] = {"acc": ev["acc"], "epoch": epoch}
@@ -275,6 +297,13 @@ class Trainer:
         teachers = [r for r in method.roles if r != method.primary]
         return summarise(logits, labels, method.primary, teachers)
 
+    def validate(self) -> dict[str, float]:
+        """Held-out validation accuracy per trained role ({} without --val-per-class)."""
+        if self.val_loader is None:
+            return {}
+        logits, labels = collect_logits(self.method, self.val_loader, self.placement, self.method.trained_roles)
+        return {role: float(z.argmax(1).eq(labels).float().mean()) for role, z in logits.items()}
+
     def metrics(self) -> dict:
         """What metrics.json holds: per role final and best test accuracy (fractions), wall time."""
         out: dict = {"primary": self.method.primary, "epochs_completed": self.epoch,
@@ -290,6 +319,11 @@ class Trainer:
             if role in self.best:
                 entry["best_test_acc"] = self.best[role]["acc"]
                 entry["best_epoch"] = self.best[role]["epoch"]
+            if role in self.best_val:  # model selection on held-out data, not on the test set
+                entry["val_acc"] = self.last_val.get(role)
+                entry["best_val_acc"] = self.best_val[role]["acc"]
+                entry["best_val_epoch"] = self.best_val[role]["epoch"]
+                entry["test_acc_at_best_val"] = self.best_val[role]["test_acc"]
             out[role] = entry
         return out
 
