@@ -321,3 +321,36 @@ def test_cli_compare_reuses_the_study(tiny_study, capsys):
     assert (out / "summary.md").read_text() == markdown_table(rows)
     with open(out / "summary.csv") as f:
         assert [r["method"] for r in csv.DictReader(f)] == ["vanilla", "ctkd-scratch"]
+
+
+def test_val_columns_appear_only_for_runs_with_a_validation_split(tmp_path):
+    plain = summarise_runs("vanilla", [{"metrics": json.loads(json.dumps(
+        {"primary": "student", "wall_time_s": 5, "student": student(0.5, 0.6)}))}])
+    assert plain["val_acc_mean"] is None and "best val" not in markdown_table([plain])
+    runs = [{"metrics": {"primary": "student", "wall_time_s": 5,
+                         "student": student(0.5, 0.6, best_val_acc=v, test_acc_at_best_val=t)}}
+            for v, t in ((0.40, 0.45), (0.44, 0.47))]
+    row = summarise_runs("kd", runs)
+    assert row["val_acc_mean"] == pytest.approx(0.42) and row["val_acc_std"] == pytest.approx(0.04 / SQRT2)
+    assert row["test_at_best_val_mean"] == pytest.approx(0.46)
+    md = markdown_table([row, plain])
+    assert "| best val acc % | test acc at best val % |" in md
+    assert "| 42.00 ± 2.83 | 46.00 ± 1.41 |" in md and "| - | - |" in md
+
+
+def test_variants_table_names_changed_options_and_sorts_by_validation(tmp_path):
+    from ctkd_lab.analysis.variants import main, variant_rows
+
+    fake_run(tmp_path / "a", "ctkd-scratch", 0, {"student": student(0.50, 0.5, best_val_acc=0.48,
+                                                                     test_acc_at_best_val=0.49)},
+             options={"gamma": 0.003, "hint": "mse"})
+    fake_run(tmp_path / "b", "vanilla", 0, {"student": student(0.52, 0.5, best_val_acc=0.51,
+                                                                test_acc_at_best_val=0.52)})
+    fake_run(tmp_path / "c", "vanilla", 1, {"student": student(0.9, 0.9)}, finished=False)
+    rows = variant_rows(tmp_path)
+    assert [r["name"] for r in rows] == ["b", "a"]          # unfinished c left out; best val first
+    assert rows[1]["changed"] == {"gamma": 0.003}             # hint=mse is the default
+    assert main([str(tmp_path)]) == 0
+    md = (tmp_path / "variants.md").read_text()
+    assert "| a | ctkd-scratch | gamma=0.003 | 48.00 | 49.00 | 50.00 | - |" in md
+    assert main([str(tmp_path / "missing")]) == 2
