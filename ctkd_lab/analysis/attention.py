@@ -22,10 +22,9 @@ from contextlib import contextmanager
 from typing import Iterable, Iterator
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..losses import attention_map
+from ..losses.attention import attention_map, match_spatial
 
 
 @contextmanager
@@ -55,16 +54,6 @@ def _model_device(model: nn.Module) -> torch.device | None:
     for p in model.parameters():
         return p.device
     return None
-
-
-def _pool_to_smaller(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
-    """Adaptive-average-pool the larger feature map to the smaller one's size (as the AT loss does)."""
-    size = (min(a.shape[2], b.shape[2]), min(a.shape[3], b.shape[3]))
-    if tuple(a.shape[2:]) != size:
-        a = F.adaptive_avg_pool2d(a, size)
-    if tuple(b.shape[2:]) != size:
-        b = F.adaptive_avg_pool2d(b, size)
-    return a, b
 
 
 def attention_maps(model: nn.Module, images: Tensor, p: int = 2) -> list[Tensor]:
@@ -141,7 +130,7 @@ def attention_agreement(student: nn.Module, expert: nn.Module, loader: Iterable,
             if cos_sum is None:
                 cos_sum, dist_sum = [0.0] * len(f_s), [0.0] * len(f_s)
             for k, (s, e) in enumerate(zip(f_s, f_e)):
-                s, e = _pool_to_smaller(s, e)
+                s, e = match_spatial(s, e)
                 a_s, a_e = attention_map(s, p), attention_map(e, p)
                 cos_sum[k] += (a_s * a_e).sum(dim=1).sum().item()
                 dist_sum[k] += (a_s - a_e).pow(2).mean(dim=1).sum().item()

@@ -52,7 +52,7 @@ def _as_list(features: Tensor | Sequence[Tensor]) -> list[Tensor]:
     return list(features)
 
 
-def _match_spatial(student: Tensor, teacher: Tensor) -> tuple[Tensor, Tensor]:
+def match_spatial(student: Tensor, teacher: Tensor) -> tuple[Tensor, Tensor]:
     """Adaptive-average-pool whichever map is larger down to the smaller spatial size."""
     target = (min(student.shape[2], teacher.shape[2]), min(student.shape[3], teacher.shape[3]))
     if tuple(student.shape[2:]) != target:
@@ -113,7 +113,7 @@ def attention_losses(
                 f"attention_loss: layer pair {index} has batch sizes {student.shape[0]} (student) "
                 f"and {teacher.shape[0]} (teacher); they must be the same batch."
             )
-        student, teacher = _match_spatial(student, teacher)
+        student, teacher = match_spatial(student, teacher)
         difference = attention_map(student, p) - attention_map(teacher, p)
         losses.append(difference.pow(2).mean())
     return losses

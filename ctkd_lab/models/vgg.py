@@ -15,7 +15,8 @@ from __future__ import annotations
 from torch import nn
 
 from .base import StagedNet
-from .resnet import conv_bn_relu, init_weights
+from .pooled import pooled_stages
+from .resnet import init_weights
 
 VGG_WIDTHS = [64, 128, 256, 512, 512]
 VGG_LAYOUTS = {
@@ -32,13 +33,8 @@ class VGG(StagedNet):
         super().__init__()
         self.arch, self.num_classes, self.in_channels = arch, num_classes, in_channels
         self.stage_channels = list(VGG_WIDTHS)
-        c_in = in_channels  # no separate stem: the first conv belongs to stage 1
-        for i, (n_convs, c_out) in enumerate(zip(convs_per_stage, VGG_WIDTHS)):
-            layers: list[nn.Module] = [nn.MaxPool2d(2, ceil_mode=True)] if i > 0 else []
-            for _ in range(n_convs):
-                layers.append(conv_bn_relu(c_in, c_out))
-                c_in = c_out
-            self.stages.append(nn.Sequential(*layers))
+        stages, c_in = pooled_stages(convs_per_stage, VGG_WIDTHS, in_channels)
+        self.stages.extend(stages)
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, num_classes))
         init_weights(self)
 
