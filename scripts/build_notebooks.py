@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(REPO / "build"))
     ap.add_argument("--only", default=None, help="notebook number prefix, e.g. 02")
     ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
-                    help="papermill parameter (value parsed as YAML-ish: numbers stay numbers)")
+                    help="papermill parameter; the value is read as JSON where it parses (2, 0.5, [0,1,2], true), else as text")
     a = ap.parse_args(argv)
     params = {k: _parse(v) for k, v in a.p}
     for nb in notebooks(a.only):
@@ -59,12 +59,14 @@ def main(argv=None) -> int:
 
 
 def _parse(value: str):
-    for cast in (int, float):
-        try:
-            return cast(value)
-        except ValueError:
-            pass
-    return {"true": True, "false": False, "none": None}.get(value.lower(), value)
+    """JSON where it parses (numbers, lists such as [0,1,2], true/false/null), else None/True/False
+    spelled in Python, else the string itself."""
+    import json
+
+    try:
+        return json.loads(value)
+    except ValueError:
+        return {"true": True, "false": False, "none": None}.get(value.lower(), value)
 
 
 if __name__ == "__main__":
