@@ -2,12 +2,16 @@
 
     python scripts/build_notebooks.py [--out build] [--only 02] [-p key value ...]
 
-The HTML pages show their plotly figures offline: the first cell of every notebook calls
-``ctkd_lab.viz.setup_notebook()``, which puts plotly.js itself into the page.
+The HTML pages work offline: the first cell of every notebook calls ``ctkd_lab.viz.setup_notebook()``,
+which puts plotly.js itself into the page, and the equations are typeset by a MathJax copied into
+the output folder (``mathjax/``, from the jupyter-server-mathjax package) instead of a CDN. Widgets
+are live only in JupyterLab: every lesson draws its figures directly before its widgets, so the
+pages show them.
 """
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -34,9 +38,31 @@ def execute(path: Path, out_dir: Path, parameters: dict | None = None, timeout: 
     return target
 
 
+def local_mathjax(out_dir: Path) -> str | None:
+    """Copy MathJax (from the jupyter-server-mathjax package) beside the pages; its relative URL.
+
+    nbconvert's default loads MathJax from a CDN, so offline the equations stay raw LaTeX.
+    Returns None (CDN kept) if the package is missing.
+    """
+    try:
+        import jupyter_server_mathjax
+    except ImportError:
+        return None
+    source = Path(jupyter_server_mathjax.__file__).parent / "static"
+    target = out_dir / "mathjax"
+    if not (target / "MathJax.js").is_file():
+        shutil.copytree(source, target, dirs_exist_ok=True)
+    return "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+
+
 def export_html(executed: Path) -> Path:
+    """``executed`` as a self-contained HTML page beside it: plotly.js inside, MathJax next to it."""
     nb = nbformat.read(executed, as_version=4)
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    exporter = HTMLExporter(template_name="lab")
+    mathjax = local_mathjax(executed.parent)
+    if mathjax:
+        exporter.mathjax_url = mathjax
+    body, _ = exporter.from_notebook_node(nb)
     html = executed.with_suffix(".html")
     html.write_text(body)
     return html

@@ -236,3 +236,34 @@ def test_lesson_04_runs_in_jupyterlab_and_the_lab_answers_a_slider(page, jupyter
     lab.scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOT))
     assert not _errors(page), _errors(page)
+
+
+def test_exported_html_typesets_equations_and_draws_figures_offline(chromium, tmp_path):
+    """An exported page, opened from disk with the network blocked: MathJax (copied beside the page)
+    typesets the LaTeX, and the embedded plotly.js draws the figure."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    import build_notebooks as build
+    from playwright.sync_api import sync_playwright
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(r"The loss $L = T^2 \, \mathrm{KL}(p_t \,\|\, p_s)$ and"
+                                              "\n\n$$\\frac{\\partial L}{\\partial z_s} = T\\,(p_s - p_t)$$"),
+                nbformat.v4.new_code_cell("from ctkd_lab.viz import setup_notebook\nsetup_notebook()\n"
+                                          "import plotly.graph_objects as go\n"
+                                          "go.Figure(go.Bar(y=[1, 3, 2])).show()")]
+    source = tmp_path / "page.ipynb"
+    nbformat.write(nb, source)
+    executed = build.execute(source, tmp_path / "build", timeout=120)
+    html = build.export_html(executed)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page()
+        page.route(re.compile(r"^https?://"), lambda route: route.abort())  # offline
+        page.goto(html.as_uri())
+        page.wait_for_function("document.querySelectorAll('.MathJax, .MathJax_Display').length >= 2",
+                               timeout=60_000)
+        page.wait_for_function("document.querySelectorAll('.plotly-graph-div .main-svg').length > 0",
+                               timeout=60_000)
+        text = page.inner_text("body")
+        browser.close()
+    assert "\\frac" not in text and "$$" not in text, "no raw LaTeX left on the page"

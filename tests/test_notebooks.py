@@ -77,3 +77,5 @@ def test_notebook_runs_and_exports(path, tmp_path):
     assert figures >= 1, "a lesson shows at least one plotly figure"
     assert html.count("Plotly.newPlot") >= figures, "every figure is drawn in the exported HTML"
     assert "ctkd-plotly-loaded" in html and "* plotly.js v" in html, "plotly.js is embedded (offline)"
+    assert 'src="mathjax/MathJax.js' in html and (tmp_path / "mathjax" / "MathJax.js").is_file(), \
+        "equations are typeset by a MathJax beside the page (offline), not a CDN"

@@ -6,6 +6,7 @@
 # Holding out those images does not change training: each run trains on exactly the study's images.
 # Run from the repo root after the study script (it reuses the study's expert). Seed 0 only.
 set -euo pipefail
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}   # one thread per run, as the table was made
 STUDY=${STUDY:-runs/cifar10_study}
 INV=${INV:-runs/ctkd_investigation}
 EPOCHS=${EPOCHS:-10}
