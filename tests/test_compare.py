@@ -354,3 +354,22 @@ def test_variants_table_names_changed_options_and_sorts_by_validation(tmp_path):
     md = (tmp_path / "variants.md").read_text()
     assert "| a | ctkd-scratch | gamma=0.003 | 48.00 | 49.00 | 50.00 | - |" in md
     assert main([str(tmp_path / "missing")]) == 2
+
+
+def test_teacher_paths_are_stored_absolute_so_runs_are_reused_from_any_folder(tmp_path, monkeypatch,
+                                                                               digits_teacher):
+    """A study run from the repo root with --teacher runs/x is read by a lesson in notebooks/ (../runs/x)."""
+    import os
+
+    from ctkd_lab.analysis.compare import _check_same_settings
+    from ctkd_lab.train import train
+
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path)
+    fields = dict(method="kd", dataset="digits", model="resnet8", epochs=1, per_class=10, batch_size=50, seed=0)
+    train(out="study/kd/seed0", quiet=True, options={"teacher": os.path.relpath(digits_teacher)}, **fields)
+    stored = json.loads((tmp_path / "study/kd/seed0/config.json").read_text())["config"]["options"]["teacher"]
+    assert stored == str(Path(digits_teacher).resolve())
+    monkeypatch.chdir(tmp_path / "notebooks")
+    again = TrainConfig(**fields, options={"teacher": os.path.relpath(digits_teacher)})
+    _check_same_settings(again, tmp_path / "study/kd/seed0")  # same teacher, named from another folder

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..methods import get_method
+from ..methods.teachers import CHECKPOINT_OPTIONS
 from ..train import TrainConfig, Trainer
 from ..train.run_folder import CONFIG, METRICS
 
@@ -40,7 +41,7 @@ ROLE_NAMES = {"student": "student", "scratch_teacher": "scratch teacher", "exper
 WHERE_FIELDS = ("device", "data_root", "cache_dir", "download")
 
 #: method options that name a checkpoint (compared as resolved paths)
-PATH_OPTIONS = ("teacher", "expert")
+PATH_OPTIONS = CHECKPOINT_OPTIONS
 
 #: the option that names each frozen role's checkpoint
 ROLE_OPTION = {"teacher": "teacher", "expert_teacher": "expert"}

@@ -16,6 +16,10 @@ from ..models import build_model
 
 CHECKPOINT_FORMAT = "ctkd-lab-checkpoint/1"
 
+#: method options that name a teacher's run folder or checkpoint; runs store them as absolute paths,
+#: so a run folder says which teacher it used wherever it is read from
+CHECKPOINT_OPTIONS = ("teacher", "expert")
+
 
 def resolve_checkpoint_path(path: str | Path) -> Path:
     """A checkpoint file, or a run folder (its ``checkpoint.pt``)."""
