@@ -59,6 +59,10 @@ def test_stored_without_outputs_and_with_parameters_cell(path):
     assert "widgets" not in nb.metadata, "strip widget state"
     assert "ctkd_test_parameters" in nb.metadata
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+    # capturing output into an ipywidgets.Output while a cell runs can stall headless executors
+    # (jupyter/nbclient#312); lessons set Output.outputs with ctkd_lab.widgets.outputs.figure_outputs
+    captured = [c.source.splitlines()[0] for c in code if "clear_output(" in c.source]
+    assert not captured, f"use figure_outputs instead of clear_output + show in: {captured}"
 
 
 @pytest.mark.slow

@@ -378,7 +378,7 @@ class LossWeightLab:
             return
         # set the Output's outputs in one step (a synced trait, so the browser redraws live);
         # capturing with `with out: clear_output(); fig.show()` can stall headless runs (nbclient #312)
-        from .temperature import figure_outputs
+        from .outputs import figure_outputs
 
         out.outputs = figure_outputs([fig])
 

@@ -12,29 +12,15 @@ from typing import Sequence
 
 import ipywidgets as widgets
 import plotly.graph_objects as go
-import plotly.io as pio
 import torch
 
 from ..analysis.soft_targets import log_temperatures, loss_vs_temperature
 from ..viz import render as _render  # noqa: F401  (registers the "ctkd" renderer)
+from .outputs import figure_outputs
 from ..viz.soft_targets import gradient_figure, gradient_norm_figure, kd_loss_figure, student_teacher_figure
 
 #: the slider's temperatures: roughly log-spaced from 0.5 to 20
 TEMPERATURES: tuple[float, ...] = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 20.0)
-
-
-def figure_outputs(figures: Sequence[go.Figure]) -> tuple[dict, ...]:
-    """The figures as ``display_data`` outputs for ``ipywidgets.Output.outputs`` (plotly + HTML, like ``fig.show()``).
-
-    Setting ``Output.outputs`` replaces what the panel shows in one step. It is used instead of
-    ``with out: clear_output(wait=True); fig.show()`` because capturing output into an Output
-    widget makes a headless executor (nbclient, under papermill and the notebook tests) send
-    messages on the kernel's shell channel while it waits for the cell's reply, which can stall
-    it until the cell timeout (jupyter/nbclient issue 312); in JupyterLab both look the same.
-    """
-    renderer = pio.renderers["ctkd"]
-    return tuple({"output_type": "display_data", "data": renderer.to_mimebundle(fig.to_dict()), "metadata": {}}
-                 for fig in figures)
 
 
 def _rows(logits) -> torch.Tensor:

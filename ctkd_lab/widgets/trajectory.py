@@ -50,7 +50,7 @@ def image_trajectory_widget(per_image: dict, images=None, class_names: Sequence[
 
     def redraw(change=None) -> None:
         # set the outputs in one step: capturing with `with out:` can stall headless runs (nbclient #312)
-        from .temperature import figure_outputs
+        from .outputs import figure_outputs
 
         out.outputs = figure_outputs([figure()])
 

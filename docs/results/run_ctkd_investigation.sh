@@ -36,6 +36,7 @@ for v in $VARIANTS; do
     ctkd_atscratch) run ctkd_atscratch ctkd $CTKD --at-target scratch ;;
     ctkd_small)     run ctkd_small ctkd $CTKD --gamma 0.003 --beta 100 ;;
     ctkd_small_atscratch) run ctkd_small_atscratch ctkd $CTKD --gamma 0.003 --beta 100 --at-target scratch ;;
+    ctkd_atscratch_b100) run ctkd_atscratch_b100 ctkd $CTKD --beta 100 --at-target scratch ;;
     ctkd_small_kl)  run ctkd_small_kl ctkd $CTKD --gamma 0.05 --beta 100 --hint kl --temperature 4 ;;
     ctkd_code)      run ctkd_code ctkd $CTKD --at-target scratch --share-stem ;;   # the released code's wiring
     *) echo "unknown variant $v"; exit 2 ;;
