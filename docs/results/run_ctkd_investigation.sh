@@ -22,7 +22,8 @@ run() {  # run NAME METHOD [flags...]: train unless finished, resume if cut shor
   echo "$(date +%T) $name"
   ctkd-lab train --method "$method" $COMMON --out "$out" $resume "$@"
 }
-VARIANTS=${VARIANTS:-vanilla ctkd scratch scratch_g0.003 scratch_kl expert_b100 ctkd_b100 ctkd_atscratch}
+# the variants in docs/results/cifar10_reduced_budget.md (10 epochs; the 30-epoch pair: EPOCHS=30 VARIANTS="vanilla scratch")
+VARIANTS=${VARIANTS:-vanilla ctkd scratch scratch_g0.003 scratch_kl expert_b100 ctkd_b100 ctkd_small ctkd_small_atscratch ctkd_atscratch_b100 ctkd_small_kl}
 for v in $VARIANTS; do
   case $v in
     vanilla)        run vanilla vanilla ;;
