@@ -117,13 +117,11 @@ def attention_agreement(student: nn.Module, expert: nn.Module, loader: Iterable,
     cos_sum: list[float] | None = None
     dist_sum: list[float] | None = None
     n = 0
-    modes = (student.training, expert.training)
-    try:
+    with evaluating(student, expert):
         for images in _batches(loader):
             student.to(images.device)
             expert.to(images.device)
-            with evaluating(student, expert):
-                f_s, f_e = _features(student, images), _features(expert, images)
+            f_s, f_e = _features(student, images), _features(expert, images)
             if len(f_s) != len(f_e):
                 raise ValueError(f"attention_agreement pairs stages, but the student has {len(f_s)} stages and "
                                  f"the expert {len(f_e)}; compare networks with the same number of stages.")
@@ -135,9 +133,6 @@ def attention_agreement(student: nn.Module, expert: nn.Module, loader: Iterable,
                 cos_sum[k] += (a_s * a_e).sum(dim=1).sum().item()
                 dist_sum[k] += (a_s - a_e).pow(2).mean(dim=1).sum().item()
             n += images.shape[0]
-    finally:
-        student.train(modes[0])
-        expert.train(modes[1])
     if not n:
         raise ValueError("attention_agreement got an empty loader; pass a loader with at least one image.")
     result: dict = {}

@@ -20,11 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-
-def _model_device(model: nn.Module) -> torch.device | None:
-    for p in model.parameters():
-        return p.device
-    return None
+from .attention import _model_device
 
 
 def gradcam(model: nn.Module, images: Tensor, stage: int, target: int | Tensor | Sequence[int] | None = None) -> Tensor:

@@ -26,22 +26,18 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..methods import get_method
-from ..methods.teachers import CHECKPOINT_OPTIONS
+from ..methods.teachers import absolute_checkpoint_options
 from ..train import TrainConfig, Trainer
 from ..train.run_folder import CONFIG, METRICS
+from .runs import ROLE_NAMES, run_state
 
 #: which teacher the fidelity columns compare the student with, first present wins
 FIDELITY_ORDER = ("expert_teacher", "teacher", "scratch_teacher", "peer")
 
 #: how roles are named in figures and tables
-ROLE_NAMES = {"student": "student", "scratch_teacher": "scratch teacher", "expert_teacher": "expert teacher",
-              "teacher": "teacher", "peer": "peer"}
 
 #: config fields that say where things are, not what is trained: a study may reuse runs that differ in them
 WHERE_FIELDS = ("device", "data_root", "cache_dir", "download")
-
-#: method options that name a checkpoint (compared as resolved paths)
-PATH_OPTIONS = CHECKPOINT_OPTIONS
 
 #: the option that names each frozen role's checkpoint
 ROLE_OPTION = {"teacher": "teacher", "expert_teacher": "expert"}
@@ -88,8 +84,7 @@ def study_folder(out_dir: str | Path, base: TrainConfig, options: dict | None = 
     parameters finds its study again; new parameters get a new folder instead of a clash.
     """
     values = {k: v for k, v in base.to_dict().items() if k not in ("method", "seed", "options", *WHERE_FIELDS)}
-    values["options"] = {k: str(Path(v).resolve()) if k in PATH_OPTIONS and v else v
-                         for k, v in sorted((options or {}).items())}
+    values["options"] = dict(sorted(absolute_checkpoint_options(options or {}).items()))
     digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:8]
     dataset = base.dataset.replace(":", "_").replace("/", "_")
     return Path(out_dir) / f"study-{base.model}-{dataset}-{digest}"
@@ -108,7 +103,7 @@ def run_study(base: TrainConfig, methods: list[str], seeds: list[int], out: str 
     plan = plan_study(base, methods, seeds, out, options)
     states = []
     for cfg, folder in plan:  # check every finished run first: nothing trains if one clashes
-        state = _state(folder)
+        state = run_state(folder)
         if state == "done":
             _check_same_settings(cfg, folder)
         states.append(state)
@@ -131,22 +126,9 @@ def run_study(base: TrainConfig, methods: list[str], seeds: list[int], out: str 
     return rows
 
 
-def _state(folder: Path) -> str:
-    """'done' (finished), 'partial' (resumable), 'stale' (started, no checkpoint yet) or 'new'."""
-    metrics = folder / METRICS
-    if metrics.is_file() and json.loads(metrics.read_text()).get("finished"):
-        return "done"
-    if (folder / CONFIG).is_file() and (folder / "checkpoint.pt").is_file():
-        return "partial"
-    if (folder / CONFIG).is_file():
-        return "stale"
-    return "new"
-
-
 def _comparable(config: dict) -> dict:
     out = {k: v for k, v in config.items() if k not in WHERE_FIELDS}
-    out["options"] = {k: str(Path(v).resolve()) if k in PATH_OPTIONS and isinstance(v, str) else v
-                      for k, v in (config.get("options") or {}).items()}
+    out["options"] = absolute_checkpoint_options(config.get("options") or {})
     return json.loads(json.dumps(out, default=str))
 
 
@@ -183,7 +165,7 @@ def _run_folders(out: Path, method: str, seeds: list[int] | None) -> list[Path]:
         folders = sorted((out / method).glob("seed*"), key=lambda p: (len(p.name), p.name))
     else:
         folders = [out / method / f"seed{s}" for s in seeds]
-    return [f for f in folders if _state(f) == "done"]
+    return [f for f in folders if run_state(f) == "done"]
 
 
 def _method_names(out: Path, methods: list[str] | None) -> list[str]:
@@ -462,9 +444,9 @@ def compare_command(base: TrainConfig, methods: list[str], seeds: list[int], out
         if name in ("method", "seed", "options", "dataset", "model") or value == defaults[name] or value is None:
             continue
         parts += flag(name, value)
-    for name, value in sorted((options or {}).items()):
+    for name, value in sorted(absolute_checkpoint_options(options or {}).items()):
         if value is None:
             continue
-        parts += flag(name, str(Path(value).resolve()) if name in PATH_OPTIONS else value)
+        parts += flag(name, value)
     parts.append("--quiet")
     return " ".join(shlex.quote(p) for p in parts)

@@ -4,7 +4,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..train.run_folder import CONFIG, HISTORY, METRICS, PROBE, read_jsonl
+from ..train.run_folder import CHECKPOINT, CONFIG, HISTORY, METRICS, PROBE, read_jsonl
+
+#: how roles are called in tables and legends
+ROLE_NAMES = {"student": "student", "scratch_teacher": "scratch teacher", "expert_teacher": "expert teacher",
+              "teacher": "teacher", "peer": "peer"}
 
 
 def step_records(folder: str | Path) -> list[dict]:
@@ -33,6 +37,18 @@ def run_metrics(folder: str | Path) -> dict:
 def is_finished(folder: str | Path) -> bool:
     p = Path(folder) / METRICS
     return p.is_file() and bool(json.loads(p.read_text()).get("finished"))
+
+
+def run_state(folder: str | Path) -> str:
+    """'done' (finished), 'partial' (resumable), 'stale' (started, no checkpoint yet) or 'new'."""
+    folder = Path(folder)
+    if is_finished(folder):
+        return "done"
+    if (folder / CONFIG).is_file() and (folder / CHECKPOINT).is_file():
+        return "partial"
+    if (folder / CONFIG).is_file():
+        return "stale"
+    return "new"
 
 
 def series(records: list[dict], key: str, x: str = "step") -> tuple[list, list]:
@@ -73,12 +89,12 @@ def ensure_run(out_dir: str | Path, quiet: bool = False, callbacks=(), **fields)
 
     config = TrainConfig(**fields)
     folder = run_folder_for(out_dir, config)
-    if is_finished(folder):
+    state = run_state(folder)
+    if state == "done":
         return folder
-    partial = (folder / CONFIG).is_file() and (folder / "checkpoint.pt").is_file()
-    if folder.exists() and not partial:  # killed before its first checkpoint: start again
+    if folder.exists() and state != "partial":  # killed before its first checkpoint: start again
         import shutil
 
         shutil.rmtree(folder)
-    Trainer(config, out=folder, resume=partial, quiet=quiet, callbacks=callbacks).run()
+    Trainer(config, out=folder, resume=state == "partial", quiet=quiet, callbacks=callbacks).run()
     return folder

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from ..methods import get_method
+from ..methods.teachers import CHECKPOINT_OPTIONS
 from .runs import is_finished, run_config, run_metrics
 
 
@@ -21,7 +22,7 @@ def changed_options(method: str, options: dict) -> dict:
     """The options that differ from ``method``'s defaults (paths to checkpoints left out)."""
     defaults = dataclasses.asdict(get_method(method).Options())
     return {k: v for k, v in options.items()
-            if k in defaults and v != defaults[k] and k not in ("teacher", "expert")}
+            if k in defaults and v != defaults[k] and k not in CHECKPOINT_OPTIONS}
 
 
 def variant_row(folder: str | Path) -> dict:

@@ -4,6 +4,19 @@ from __future__ import annotations
 import torch
 
 
+def _class_orders(labels: torch.Tensor, seed: int) -> list[tuple[int, torch.Tensor]]:
+    """(class, its sample indices in the order of one permutation seeded by ``seed``) for every
+    class present in ``labels``, ascending: what both subsets below take from, front and back."""
+    labels = labels.detach().cpu()
+    perm = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
+    shuffled = labels[perm]
+    return [(c, perm[shuffled == c]) for c in torch.unique(labels).tolist()]
+
+
+def _sorted_cat(parts: list[torch.Tensor]) -> torch.Tensor:
+    return torch.cat(parts).sort().values if parts else torch.empty(0, dtype=torch.int64)
+
+
 def per_class_subset(labels: torch.Tensor, per_class: int, seed: int) -> torch.Tensor:
     """Sorted indices of up to ``per_class`` samples of every class present in ``labels``.
 
@@ -13,13 +26,7 @@ def per_class_subset(labels: torch.Tensor, per_class: int, seed: int) -> torch.T
     """
     if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1:
         raise ValueError(f"per_class must be a positive whole number, got {per_class!r}.")
-    labels = labels.detach().cpu()
-    perm = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
-    shuffled = labels[perm]
-    picked = [perm[shuffled == c][:per_class] for c in torch.unique(labels).tolist()]
-    if not picked:
-        return torch.empty(0, dtype=torch.int64)
-    return torch.cat(picked).sort().values
+    return _sorted_cat([members[:per_class] for _, members in _class_orders(labels, seed)])
 
 
 def train_val_split(labels: torch.Tensor, per_class: int | None, val_per_class: int,
@@ -33,12 +40,8 @@ def train_val_split(labels: torch.Tensor, per_class: int | None, val_per_class: 
     """
     if isinstance(val_per_class, bool) or not isinstance(val_per_class, int) or val_per_class < 0:
         raise ValueError(f"val_per_class must be a whole number of 0 or more, got {val_per_class!r}.")
-    labels = labels.detach().cpu()
-    perm = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
-    shuffled = labels[perm]
     train, val = [], []
-    for c in torch.unique(labels).tolist():
-        members = perm[shuffled == c]
+    for c, members in _class_orders(labels, seed):
         n = len(members)
         keep = n - val_per_class if per_class is None else per_class
         if keep < 1 or keep + val_per_class > n:
@@ -48,6 +51,4 @@ def train_val_split(labels: torch.Tensor, per_class: int | None, val_per_class: 
         train.append(members[:keep])
         if val_per_class:
             val.append(members[n - val_per_class:])
-    empty = torch.empty(0, dtype=torch.int64)
-    return (torch.cat(train).sort().values if train else empty,
-            torch.cat(val).sort().values if val else empty)
+    return _sorted_cat(train), _sorted_cat(val)

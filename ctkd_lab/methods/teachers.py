@@ -21,6 +21,12 @@ CHECKPOINT_FORMAT = "ctkd-lab-checkpoint/1"
 CHECKPOINT_OPTIONS = ("teacher", "expert")
 
 
+def absolute_checkpoint_options(options: dict) -> dict:
+    """``options`` with every checkpoint option (a non-empty path) made absolute, as a string."""
+    return {k: str(Path(v).resolve()) if k in CHECKPOINT_OPTIONS and isinstance(v, (str, Path)) and str(v) else v
+            for k, v in options.items()}
+
+
 def resolve_checkpoint_path(path: str | Path) -> Path:
     """A checkpoint file, or a run folder (its ``checkpoint.pt``)."""
     p = Path(path)

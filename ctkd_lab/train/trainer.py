@@ -22,7 +22,7 @@ from .. import __version__
 from ..data import DeviceLoader, Split, load_dataset, per_class_subset, train_val_split
 from ..errors import UserError
 from ..methods import get_method
-from ..methods.teachers import CHECKPOINT_FORMAT, CHECKPOINT_OPTIONS, read_checkpoint
+from ..methods.teachers import CHECKPOINT_FORMAT, absolute_checkpoint_options, read_checkpoint
 from .config import TrainConfig
 from .device import placement_for
 from .evaluate import collect_logits, summarise
@@ -52,10 +52,9 @@ class Trainer:
         config = dataclasses.replace(config, options=dict(config.options))
         config.validate()
         self.method_cls = get_method(config.method)
-        config.options = dataclasses.asdict(self.method_cls.make_options(config.options))
-        for key in CHECKPOINT_OPTIONS:  # absolute, so the run records its teacher wherever it is read
-            if isinstance(config.options.get(key), str):
-                config.options[key] = str(Path(config.options[key]).resolve())
+        # checkpoint paths absolute, so the run records its teacher wherever it is read from
+        config.options = absolute_checkpoint_options(
+            dataclasses.asdict(self.method_cls.make_options(config.options)))
         self.config = config
         self.folder = RunFolder(out if out is not None else default_out(config))
         self.mode = self.folder.check_can_start(config.to_dict(), resume, defaults=TrainConfig().to_dict())

@@ -16,11 +16,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..analysis import runs
 from ..analysis.runs import epoch_records, series, step_records
 
 #: how roles are called in legends
-ROLE_NAMES = {"student": "student", "scratch_teacher": "scratch teacher", "expert_teacher": "expert teacher",
-              "teacher": "teacher", "peer": "peer", "solo_student": "student alone"}
+ROLE_NAMES = {**runs.ROLE_NAMES, "solo_student": "student alone"}
 #: one colour per role, the same in every figure of the lesson
 ROLE_COLORS = {"student": "#1f77b4", "scratch_teacher": "#d62728", "expert_teacher": "#2ca02c",
                "teacher": "#d62728", "peer": "#9467bd", "solo_student": "#7f7f7f"}

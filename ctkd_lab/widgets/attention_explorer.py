@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from ..analysis.attention import attention_maps, evaluating
 from ..analysis.attribution import denormalise, gradcam
 from ..viz.attention import attention_figure, gradcam_figure
+from .outputs import figure_outputs
 
 VIEWS = ("attention maps", "Grad-CAM")
 
@@ -115,8 +116,7 @@ def attention_explorer(images: Tensor, networks: Mapping[str, nn.Module], mean: 
         # send comm messages back to the kernel mid-cell, which can deadlock them (jupyter/nbclient#312).
         explain.layout.display = None if view.value == "Grad-CAM" else "none"
         shown = figures()
-        out.outputs = tuple({"output_type": "display_data", "data": fig._repr_mimebundle_(), "metadata": {}}
-                            for fig in shown)
+        out.outputs = figure_outputs(shown)
         if not shown:
             out.append_stdout("Tick at least one network to see its maps.\n")
 

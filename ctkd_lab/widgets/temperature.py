@@ -15,7 +15,6 @@ import plotly.graph_objects as go
 import torch
 
 from ..analysis.soft_targets import log_temperatures, loss_vs_temperature
-from ..viz import render as _render  # noqa: F401  (registers the "ctkd" renderer)
 from .outputs import figure_outputs
 from ..viz.soft_targets import gradient_figure, gradient_norm_figure, kd_loss_figure, student_teacher_figure
 
