@@ -12,9 +12,9 @@ Modules: ``registry`` (names, locations, ``load_dataset``), ``digits`` (the embe
 ``subset`` (``per_class_subset``, ``train_val_split``), ``paths`` (data root, cache and shared-data locations).
 """
 from .dataset import Dataset, Split
-from .loader import DeviceLoader
+from .loader import EVAL_BATCH_SIZE, DeviceLoader, eval_loader
 from .registry import dataset_names, dataset_status, load_dataset
 from .subset import per_class_subset, train_val_split
 
-__all__ = ["Dataset", "Split", "DeviceLoader", "load_dataset", "dataset_names", "dataset_status",
+__all__ = ["Dataset", "Split", "DeviceLoader", "EVAL_BATCH_SIZE", "eval_loader", "load_dataset", "dataset_names", "dataset_status",
            "per_class_subset", "train_val_split"]

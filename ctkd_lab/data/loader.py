@@ -142,3 +142,18 @@ class DeviceLoader:
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             yield x, self.labels[idx]
+
+
+#: images per evaluation batch: every library place that scores a split uses this one value
+EVAL_BATCH_SIZE = 500
+
+
+def eval_loader(dataset, split: Split | None = None, *, device: str | torch.device = "cpu",
+                batch_size: int = EVAL_BATCH_SIZE, channels_last: bool = False) -> DeviceLoader:
+    """Every image of ``split`` (default: ``dataset.test``) once, in order, normalised, unaugmented.
+
+    The one way the kit builds an evaluation loader: ``dataset`` (a :class:`Dataset`) gives the
+    normalisation; ``split`` may be any :class:`Split` of it (validation, a probe batch).
+    """
+    return DeviceLoader(dataset.test if split is None else split, batch_size, device=device, mean=dataset.mean,
+                        std=dataset.std, train=False, flip=False, pad=0, seed=0, channels_last=channels_last)
