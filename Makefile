@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.ctkd-installed
 PORT   ?= 8888
 
-.PHONY: setup lab test test-fast notebooks benchmark clean
+.PHONY: setup lab test test-fast lint notebooks benchmark clean
 
 setup: $(STAMP)
 
@@ -20,10 +20,15 @@ lab: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(PORT)
 
 test: setup
+	$(PY) -m ruff check .
 	$(PY) -m pytest
 
 test-fast: setup
+	$(PY) -m ruff check .
 	$(PY) -m pytest -m "not slow"
+
+lint: setup
+	$(PY) -m ruff check .
 
 notebooks: setup
 	$(PY) scripts/build_notebooks.py --out build

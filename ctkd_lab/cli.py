@@ -14,13 +14,9 @@ import os
 import sys
 import typing
 
-from .errors import UserError
+from .errors import UserError, flag
 
 _SKIP_CONFIG = {"options"}
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
 
 
 def _int_list(text: str) -> list[int]:
@@ -30,15 +26,14 @@ def _int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got '{text}'") from None
 
 
-def _add_field(parser, name: str, hint, default, help_text: str = "", flag: str | None = None) -> None:
-    """One argparse flag for a dataclass field; SUPPRESS keeps unset flags out of the namespace."""
-    args = dict(dest=name, default=argparse.SUPPRESS, help=f"{help_text} (default: {default})".strip())
-    if flag is not None:  # method options: dest opt__<name>, shown as <NAME>
+def _add_field(parser, dest: str, hint, help_text: str, flag: str) -> None:
+    """One argparse flag; SUPPRESS keeps unset flags out of the namespace (the config's default applies)."""
+    from .methods.options import base_type
+
+    args = dict(dest=dest, default=argparse.SUPPRESS, help=help_text)
+    base = base_type(hint)
+    if dest.startswith("opt__"):
         args["metavar"] = flag.lstrip("-").replace("-", "_").upper()
-    flag = flag or _flag(name)
-    origin = typing.get_origin(hint)
-    inner = [a for a in typing.get_args(hint) if a is not type(None)]
-    base = inner[0] if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and inner else hint
     if base is bool:
         args.pop("metavar", None)
         parser.add_argument(flag, action=argparse.BooleanOptionalAction, **args)
@@ -50,20 +45,42 @@ def _add_field(parser, name: str, hint, default, help_text: str = "", flag: str 
         parser.add_argument(flag, type=str, **args)
 
 
-def _method_option_fields() -> dict[str, tuple]:
-    """Every option of every method: name -> (type hint, {method: default})."""
-    from .methods import get_method, method_names
+def _method_option_groups() -> list[tuple[tuple[str, ...], list[tuple[str, object, str]]]]:
+    """Method options grouped by the exact set of methods that take them.
 
-    fields: dict[str, tuple] = {}
+    Returns ``[(methods, [(option name, type hint, help text), ...]), ...]``: a flag appears once,
+    under the methods it applies to, with its meaning and its default(s).
+    """
+    from .methods import get_method, method_names
+    from .methods.options import describe_options
+
+    seen: dict[str, dict] = {}
     for mname in method_names():
         cls = get_method(mname).Options
         hints = typing.get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            default = f.default if f.default is not dataclasses.MISSING else None
-            hint, defaults = fields.get(f.name, (hints[f.name], {}))
-            defaults[mname] = default
-            fields[f.name] = (hint, defaults)
-    return fields
+        for row in describe_options(cls):
+            entry = seen.setdefault(row["name"], {"hint": hints[row["name"]], "methods": [], "rows": []})
+            entry["methods"].append(mname)
+            entry["rows"].append(row)
+    groups: dict[tuple[str, ...], list] = {}
+    for name, entry in seen.items():
+        rows, methods = entry["rows"], entry["methods"]
+        helps = list(dict.fromkeys(r["help"] for r in rows))
+        text = helps[0] if len(helps) == 1 else "; ".join(
+            f"{', '.join(m for m, r in zip(methods, rows) if r['help'] == h)}: {h}" for h in helps)
+        if rows[0]["allowed"] and rows[0]["allowed"].replace(" | ", "|") not in text.replace(" | ", "|"):
+            text += f" [{rows[0]['allowed']}]"
+        defaults = {repr(r["default"]) if isinstance(r["default"], str) else str(r["default"]) for r in rows}
+        if any(r["required"] for r in rows):
+            text += " (required)"
+        elif defaults == {"None"}:
+            pass
+        elif len(defaults) == 1:
+            text += f" (default: {defaults.pop()})"
+        else:
+            text += " (default: " + ", ".join(f"{m} {r['default']}" for m, r in zip(methods, rows)) + ")"
+        groups.setdefault(tuple(methods), []).append((name, entry["hint"], text))
+    return sorted(groups.items(), key=lambda kv: (-len(kv[0]), kv[0]))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,19 +91,20 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_train_flags(parser, skip=frozenset()) -> None:
-    """One flag per TrainConfig field and one per method option (the union over all methods)."""
-    from .train.config import TrainConfig
+    """One flag per TrainConfig field, then the method options grouped by the methods they apply to."""
+    from .train.config import TrainConfig, field_help
 
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     hints = typing.get_type_hints(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
         if f.name not in _SKIP_CONFIG and f.name not in skip:
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            _add_field(parser, f.name, hints[f.name], default)
-    group = parser.add_argument_group("method options (each applies to the methods named in its help)")
-    for name, (hint, defaults) in sorted(_method_option_fields().items()):
-        where = ", ".join(f"{m}={d}" for m, d in defaults.items())
-        _add_field(group, "opt__" + name, hint, where, flag=_flag(name))
+            shown = "" if default is None else f" (default: {default})"  # None: the help says what applies
+            _add_field(parser, f.name, hints[f.name], field_help(f.name) + shown, flag(f.name))
+    for methods, options in _method_option_groups():
+        group = parser.add_argument_group(f"options of {', '.join(methods)}")
+        for name, hint, text in options:
+            _add_field(group, "opt__" + name, hint, text, flag(name))
 
 
 def _config_and_options(ns):
@@ -104,12 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     tr = sub.add_parser("train", help="train one run into a run folder")
-    tr.add_argument("--out", default=None, help="run folder (default: runs/<method>_<model>_<dataset>_seed<seed>)")
+    tr.add_argument("--out", default=None,
+                    help="run folder (default: runs/<method>-<model>-<dataset>-seed<k>-<settings digest>)")
     tr.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     _add_train_flags(tr)
 
     cp = sub.add_parser("compare", help="run methods over seeds (reusing finished runs) and tabulate them")
-    cp.add_argument("--methods", required=True, help="comma-separated, e.g. vanilla,kd,at,ctkd-scratch,ctkd-expert,ctkd")
+    cp.add_argument("--methods", required=True,
+                    help="comma-separated, e.g. vanilla,kd,at,ctkd-scratch,ctkd-expert,ctkd")
     cp.add_argument("--seeds", type=_int_list, default=[0, 1, 2], help="comma-separated (default: 0,1,2)")
     cp.add_argument("--out", required=True, help="study folder: <out>/<method>/seed<k>/ plus summary.csv/.md")
     _add_train_flags(cp, skip={"method", "seed"})
@@ -124,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("datasets", help="list data sets and whether each is available here")
     sub.add_parser("models", help="list model names")
-    sub.add_parser("methods", help="list methods and their options")
+    me = sub.add_parser("methods", help="list methods and their options")
+    me.add_argument("--verbose", "-v", action="store_true", help="explain every option")
     return parser
 
 
@@ -142,14 +163,13 @@ def cmd_train(ns) -> int:
 
 
 def cmd_compare(ns) -> int:
-    from .analysis.compare import run_study
+    from .analysis.study_tables import markdown_table
+    from .study import run_study
     from .train import TrainConfig
 
     cfg, options = _config_and_options(ns)
     methods = [m.strip() for m in ns.methods.split(",") if m.strip()]
     rows = run_study(TrainConfig(**cfg), methods, ns.seeds, ns.out, options=options, quiet=ns.quiet)
-    from .analysis.compare import markdown_table
-
     print(markdown_table(rows), end="")
     print(f"tables: {ns.out}/summary.csv, {ns.out}/summary.md")
     return 0
@@ -183,16 +203,28 @@ def cmd_models(ns) -> int:
 
 def cmd_methods(ns) -> int:
     from .methods import get_method, method_names
+    from .methods.options import describe_options
 
     for name in method_names():
         cls = get_method(name)
-        opts = ", ".join(f"{f.name}={f.default}" for f in dataclasses.fields(cls.Options))
-        print(f"{name:<14} {cls.description}" + (f"\n{'':<14} options: {opts}" if opts else ""))
+        rows = describe_options(cls.Options)
+        if not ns.verbose:
+            opts = ", ".join(f"{r['name']}={r['default']}" for r in rows)
+            print(f"{name:<14} {cls.description}" + (f"\n{'':<14} options: {opts}" if opts else ""))
+            continue
+        print(f"{name}: {cls.description}")
+        for r in rows:
+            default = "required" if r["required"] else f"default {r['default']}"
+            allowed = f"; {r['allowed']}" if r["allowed"] else ""
+            print(f"  {r['flag']:<16} {r['help']} ({r['type']}{allowed}; {default})")
+        if not rows:
+            print("  (no options)")
+        print()
     return 0
 
 
-COMMANDS = {"train": cmd_train, "compare": cmd_compare, "eval": cmd_eval, "datasets": cmd_datasets, "models": cmd_models,
-            "methods": cmd_methods}
+COMMANDS = {"train": cmd_train, "compare": cmd_compare, "eval": cmd_eval, "datasets": cmd_datasets,
+            "models": cmd_models, "methods": cmd_methods}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,6 +247,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"ctkd-lab: stopped: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `ctkd-lab models | head -3`: the reader left; close quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("ctkd-lab: interrupted; `--resume` continues from the last finished epoch", file=sys.stderr)
         return 130

@@ -1,4 +1,4 @@
-"""The one exception type for mistakes a user can fix.
+"""The one exception type for mistakes a user can fix, and the small helpers its messages share.
 
 Raised before any work starts, with one sentence that says what to do. The CLI prints it
 as a single line (no traceback) and exits non-zero; notebooks show it as-is.
@@ -7,3 +7,18 @@ as a single line (no traceback) and exits non-zero; notebooks show it as-is.
 
 class UserError(ValueError):
     """A bad name, value, path or checkpoint; the message says how to fix it."""
+
+
+def flag(name: str) -> str:
+    """How the CLI spells a config field or method option: ``per_class`` -> ``--per-class``."""
+    return "--" + name.replace("_", "-")
+
+
+def is_whole(value) -> bool:
+    """An int that is not a bool (``True`` is not a batch size)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_real(value) -> bool:
+    """An int or a float that is not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

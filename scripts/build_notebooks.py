@@ -73,7 +73,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(REPO / "build"))
     ap.add_argument("--only", default=None, help="notebook number prefix, e.g. 02")
     ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
-                    help="papermill parameter; the value is read as JSON where it parses (2, 0.5, [0,1,2], true), else as text")
+                    help="papermill parameter; the value is read as JSON where it parses (2, 0.5, [0,1,2], true), "
+                         "else as text")
     a = ap.parse_args(argv)
     params = {k: _parse(v) for k, v in a.p}
     for nb in notebooks(a.only):

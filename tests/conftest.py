@@ -10,7 +10,9 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CIFAR = Path(os.environ.get("CTKD_SHARED_DATA", REPO.parent / "shared" / "data")) / "cifar10-jpg.tar.gz"
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# a fixed thread count (not the load-dependent automatic one): results are reproducible only per count
+os.environ.setdefault("OMP_NUM_THREADS", str(max(1, min(2, os.cpu_count() or 1))))
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 def pytest_collection_modifyitems(config, items):

@@ -218,7 +218,8 @@ def test_attention_figure_grid():
     titles = [a.text for a in fig.layout.annotations if a.text]
     assert titles == ["input image", "stage 1 (32×32)", "stage 2 (16×16)", "stage 3 (8×8)"]
     assert fig.layout.yaxis.title.text == "expert teacher"  # rows are labelled by network
-    coarse = attention_figure(image, {"teacher": maps, "other": [torch.rand(16, 16), torch.rand(8, 8), torch.rand(4, 4)]})
+    other = [torch.rand(16, 16), torch.rand(8, 8), torch.rand(4, 4)]
+    coarse = attention_figure(image, {"teacher": maps, "other": other})
     assert "stage 3 (4×4)" in [a.text for a in coarse.layout.annotations]
     # each column shares one colour range across networks
     assert fig.data[1].zmax == fig.data[5].zmax
@@ -264,3 +265,20 @@ def test_explorer_figures_and_widget():
     assert len(panel.figures()[0].data) == 1 + 2
     panel.controls["networks"]["a"].value = False
     assert panel.figures() == [] and out.outputs[0]["output_type"] == "stream"
+
+
+def test_explorer_shows_an_error_of_a_control_change_in_its_panel():
+    from ipywidgets import VBox
+
+    from ctkd_lab.widgets.attention_explorer import AttentionExplorer, attention_explorer
+
+    torch.manual_seed(0)
+    nets = {"a": build_model("resnet8", 10)}
+    panel = attention_explorer(torch.randn(2, 3, 32, 32), nets, (0.5,) * 3, (0.25,) * 3, [str(i) for i in range(10)],
+                               labels=torch.tensor([1, 2]))
+    assert isinstance(panel, AttentionExplorer) and isinstance(panel, VBox)
+    panel.controls["view"].value = "Grad-CAM"
+    panel.labels = None  # now "true class" has nothing to explain: the next change fails
+    panel.controls["explain"].value = "true"  # the callback does not raise; the panel shows why
+    (error,) = panel.out.outputs
+    assert error["output_type"] == "error" and "explain must be" in error["evalue"]

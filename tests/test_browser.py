@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -100,7 +99,8 @@ def jupyter(tmp_path_factory):
         deadline = time.monotonic() + SERVER_START_S
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"JupyterLab exited with code {proc.returncode}:\n{(base / 'jupyter.log').read_text()[-3000:]}")
+                log = (base / "jupyter.log").read_text()[-3000:]
+                pytest.fail(f"JupyterLab exited with code {proc.returncode}:\n{log}")
             try:
                 with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=5) as r:
                     if r.status == 200:

@@ -109,3 +109,70 @@ def test_console_script_runs_without_traceback(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "unknown model" in proc.stderr
     assert not (tmp_path / "x").exists()
+
+
+# -- every option of every method goes through the same checks, before data and before the folder --
+def _ctkd(expert) -> list[str]:
+    return ["--method", "ctkd", "--expert", str(expert), "--scratch-model", "resnet8"]
+
+
+METHOD_BAD = {
+    "gamma nan": (["--gamma", "nan"], "gamma must be a finite number"),
+    "gamma infinite": (["--gamma", "inf"], "gamma must be a finite number"),
+    "gamma not a number": (["--gamma", "x"], "invalid float value: 'x'"),
+    "negative beta": (["--beta", "-1"], "beta must be a finite number of at least 0.0"),
+    "unknown hint": (["--hint", "cosine"], "hint must be one of mse, kl"),
+    "unknown scratch model": (["--scratch-model", "resnet21"], "unknown model 'resnet21'"),
+    "missing expert": (["--expert", "/no/such/folder"], "no checkpoint at '/no/such/folder'"),
+    "lr infinite": (["--lr", "inf"], "lr must be"),
+    "lr nan": (["--lr", "nan"], "lr must be"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(METHOD_BAD))
+def test_bad_method_option_fails_before_data_and_folder(case, trained, tmp_path, capsys, monkeypatch):
+    import ctkd_lab.train.trainer as trainer_mod
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the data set was loaded before the options were checked")
+
+    monkeypatch.setattr(trainer_mod, "load_dataset", no_data)
+    extra, expected = METHOD_BAD[case]
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, "train", *TINY, *_ctkd(trained), *extra, "--out", str(out))
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith("ctkd-lab: error: ") and expected in err, err
+    assert not out.exists()
+
+
+def test_python_api_wrong_option_type_is_a_user_error(trained, tmp_path):
+    from ctkd_lab.errors import UserError
+    from ctkd_lab.train import TrainConfig, Trainer
+
+    for value in ("x", None, True, float("nan")):
+        with pytest.raises(UserError, match="gamma must be"):
+            Trainer(TrainConfig(method="ctkd", model="resnet8", options={"gamma": value, "expert": str(trained)}),
+                    out=tmp_path / "r")
+    assert not (tmp_path / "r").exists()
+
+
+def test_piped_listing_closes_quietly():
+    proc = subprocess.run(f"{sys.executable} -m ctkd_lab.cli models | head -3", shell=True,
+                          capture_output=True, text=True)
+    assert proc.stdout.count("\n") == 3 and proc.stderr == "", proc.stderr
+
+
+def test_help_explains_every_flag_and_groups_method_options(capsys):
+    assert main(["train", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "(default: None)" not in text  # a None default is explained in words
+    gamma = text.index("--gamma")
+    assert text.rfind("options of ", 0, gamma) == text.rfind("options of ctkd, ctkd-scratch:", 0, gamma)
+    assert "weight of the scratch teacher's logit hint" in text
+    assert "SGD learning rate" in text
+
+
+def test_methods_verbose_explains_each_option(capsys):
+    code, out, _ = run_cli(capsys, "methods", "--verbose")
+    assert code == 0
+    assert "--at-target" in out and "student | scratch" in out and "--expert" in out and "required" in out

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from ctkd_lab.analysis.compare import (
-    COLUMNS, compare_command, compare_to_baseline, fidelity_to_teacher, markdown_table, options_for, plan_study,
-    run_study, seed_values, study_folder, study_points, study_runs, summarise_runs, summarise_study, write_tables)
+from ctkd_lab.analysis.fidelity import fidelity_to_teacher
+from ctkd_lab.analysis.learning_curves import seed_curves
+from ctkd_lab.analysis.study_runs import seed_values, study_points, study_runs
+from ctkd_lab.analysis.study_stats import compare_to_baseline, summarise_runs, summarise_study
+from ctkd_lab.analysis.study_tables import COLUMNS, markdown_table, write_tables
 from ctkd_lab.errors import UserError
+from ctkd_lab.study import compare_command, options_for, plan_study, run_study, study_folder
 from ctkd_lab.train import TrainConfig
 from ctkd_lab.viz.comparison import accuracy_bars, accuracy_vs_params, fidelity_calibration_figure, learning_curves
 
@@ -135,15 +138,23 @@ def test_seed_values_runs_and_points(synthetic_study, tmp_path):
 
 
 def test_plan_study_options_and_unknown_method(tmp_path):
-    options = {"teacher": "t", "expert": "e", "scratch_model": "resnet14", "gamma": 0.1}
+    for name in ("t", "e"):  # plan_study checks every option, checkpoint paths included, before any run
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "checkpoint.pt").write_bytes(b"")
+    t, e = str(tmp_path / "t"), str(tmp_path / "e")
+    options = {"teacher": t, "expert": e, "scratch_model": "resnet14", "gamma": 0.1}
     assert options_for("vanilla", options) == {}
-    assert options_for("kd", options) == {"teacher": "t"}
+    assert options_for("kd", options) == {"teacher": t}
     assert options_for("ctkd-scratch", options) == {"scratch_model": "resnet14", "gamma": 0.1}
-    assert options_for("ctkd", options) == {"expert": "e", "scratch_model": "resnet14", "gamma": 0.1}
+    assert options_for("ctkd", options) == {"expert": e, "scratch_model": "resnet14", "gamma": 0.1}
     plan = plan_study(TrainConfig(epochs=2), ["vanilla", "kd"], [0, 1], tmp_path, options)
     assert [(c.method, c.seed, c.epochs) for c, _ in plan] == [("vanilla", 0, 2), ("vanilla", 1, 2), ("kd", 0, 2),
                                                                ("kd", 1, 2)]
-    assert plan[3][1] == tmp_path / "kd" / "seed1" and plan[3][0].options == {"teacher": "t"}
+    assert plan[3][1] == tmp_path / "kd" / "seed1" and plan[3][0].options == {"teacher": t}
+    with pytest.raises(UserError, match="gamma must be a finite number"):
+        plan_study(TrainConfig(epochs=2), ["ctkd-scratch"], [0], tmp_path, {"gamma": float("nan")})
+    with pytest.raises(UserError, match="no checkpoint at"):
+        plan_study(TrainConfig(epochs=2), ["kd"], [0], tmp_path, {"teacher": str(tmp_path / "nope")})
     out = tmp_path / "study"
     with pytest.raises(UserError, match="unknown method 'nope'"):
         run_study(TrainConfig(), ["vanilla", "nope"], [0], out)
@@ -220,6 +231,7 @@ def test_accuracy_vs_params_and_fidelity_figures(synthetic_study):
     methods = ["vanilla", "kd", "ctkd"]
     fig = accuracy_vs_params(study_points(synthetic_study, methods))
     assert fig.layout.xaxis.type == "log" and len(fig.data) == 5
+    assert list(fig.layout.xaxis.ticktext) == ["1k", "2k", "5k"]  # readable log ticks (sizes 1,000 and 5,000)
     by_name = {t.name: t for t in fig.data}
     assert by_name["vanilla student"].y[0] == pytest.approx(60.0)
     # three students of 1,000 parameters, dodged symmetrically around 1,000 on the log axis
@@ -244,7 +256,9 @@ def test_learning_curves(synthetic_study):
         records += [{"kind": "epoch", "epoch": e + 1, "test_acc/student": a} for e, a in enumerate(accs)]
         (synthetic_study / "vanilla" / f"seed{seed}" / "history.jsonl").write_text(
             "\n".join(json.dumps(r) for r in records) + "\n")
-    fig = learning_curves(study_runs(synthetic_study, ["vanilla"]))
+    curves = seed_curves(study_runs(synthetic_study, ["vanilla"]))
+    assert curves["methods"]["vanilla"]["mean"] == {"epochs": [1, 2], "values": pytest.approx([0.3, 0.6])}
+    fig = learning_curves(curves)
     assert [t.name for t in fig.data] == ["vanilla seed 0", "vanilla seed 1", "vanilla (mean of 2 seeds)"]
     assert list(fig.data[1].y) == pytest.approx([40.0, 70.0])
     assert list(fig.data[2].x) == [1, 2] and list(fig.data[2].y) == pytest.approx([30.0, 60.0])
@@ -361,7 +375,7 @@ def test_teacher_paths_are_stored_absolute_so_runs_are_reused_from_any_folder(tm
     """A study run from the repo root with --teacher runs/x is read by a lesson in notebooks/ (../runs/x)."""
     import os
 
-    from ctkd_lab.analysis.compare import _check_same_settings
+    from ctkd_lab.study.plan import check_same_settings
     from ctkd_lab.train import train
 
     (tmp_path / "notebooks").mkdir()
@@ -372,4 +386,4 @@ def test_teacher_paths_are_stored_absolute_so_runs_are_reused_from_any_folder(tm
     assert stored == str(Path(digits_teacher).resolve())
     monkeypatch.chdir(tmp_path / "notebooks")
     again = TrainConfig(**fields, options={"teacher": os.path.relpath(digits_teacher)})
-    _check_same_settings(again, tmp_path / "study/kd/seed0")  # same teacher, named from another folder
+    check_same_settings(again, tmp_path / "study/kd/seed0")  # same teacher, named from another folder

@@ -4,13 +4,13 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import loss_fell
 
 from ctkd_lab.data import DeviceLoader, load_dataset
 from ctkd_lab.errors import UserError
 from ctkd_lab.losses import attention_loss, kd_loss
 from ctkd_lab.methods import get_method
 from ctkd_lab.train import TrainConfig, read_jsonl, train
-from conftest import loss_fell
 
 
 @pytest.fixture(scope="module")
@@ -102,28 +102,36 @@ def test_at_target_decides_who_the_attention_loss_reaches(digits, batch, digits_
     assert has_grad(m.networks[reached]) and not has_grad(m.networks[untouched])
 
 
-def test_share_stem_makes_one_set_of_parameters(digits, batch, digits_teacher):
+def test_share_stem_shares_the_first_conv_only(digits, batch, digits_teacher):
+    """The released code shares the first conv; each network keeps its own BatchNorm (methods.md)."""
     x, y = batch
     m = build("ctkd", digits, digits_teacher, share_stem=True)
     s, t = m.networks["student"], m.networks["scratch_teacher"]
-    assert s.stem is t.stem
-    shared = {id(p) for p in s.stem.parameters()}
+    s_conv, t_conv = s.stem[0], t.stem[0]  # CIFAR ResNets: stem = conv, BN, ReLU
+    assert s_conv is t_conv and s.stem[1] is not t.stem[1]
     unique = {id(p) for p in m.parameters() if p.requires_grad}
     separate = [p for p in s.parameters()] + [p for p in t.parameters()]
-    assert len(unique) == len(separate) - len(shared)
-    # a step moves the one stem for both networks
+    assert len(unique) == len(separate) - len(list(s_conv.parameters()))
+    # one step: the one conv moves for both networks; each BN saw exactly one batch (its own forward)
     opt = torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.1)
-    before = next(iter(t.stem.parameters())).detach().clone()
+    before = t_conv.weight.detach().clone()
     sum(m(x, y).losses.values()).backward()
     opt.step()
-    assert not torch.equal(before, next(iter(s.stem.parameters())))
+    assert not torch.equal(before, s_conv.weight)
+    assert int(s.stem[1].num_batches_tracked) == 1 and int(t.stem[1].num_batches_tracked) == 1
     unshared = build("ctkd", digits, digits_teacher, share_stem=False)
-    assert unshared.networks["student"].stem is not unshared.networks["scratch_teacher"].stem
+    assert unshared.networks["student"].stem[0] is not unshared.networks["scratch_teacher"].stem[0]
+
+
+def test_share_stem_across_families_with_the_same_conv(digits, digits_teacher):
+    # a pre-activation WRN's stem is a bare 3 -> 16 conv, the same shape as a CIFAR ResNet's first conv
+    m = build("ctkd", digits, digits_teacher, share_stem=True, scratch_model="wrn_16_2")
+    assert m.networks["student"].stem[0] is m.networks["scratch_teacher"].stem
 
 
 def test_share_stem_with_different_stems_is_an_error(digits, digits_teacher):
-    with pytest.raises(UserError, match="share_stem"):
-        build("ctkd", digits, digits_teacher, share_stem=True, scratch_model="wrn_16_2")
+    with pytest.raises(UserError, match="share_stem needs a first conv of the same shape"):
+        build("ctkd", digits, digits_teacher, share_stem=True, scratch_model="resnet8x4")
 
 
 @pytest.mark.parametrize("name,terms", [
@@ -163,5 +171,20 @@ def test_missing_or_wrong_expert_is_a_clear_error(tmp_path, digits_teacher):
         Trainer(TrainConfig(method="ctkd-scratch", model="resnet8", options={"beta": 1.0}),
                 out=tmp_path / "c", quiet=True)
     with pytest.raises(UserError, match="at_target"):
-        Trainer(TrainConfig(method="ctkd", options={"at_target": "expert"}), out=tmp_path / "d", quiet=True)
+        Trainer(TrainConfig(method="ctkd", options={"at_target": "expert", "expert": str(digits_teacher)}),
+                out=tmp_path / "d", quiet=True)
     assert not any((tmp_path / n).exists() for n in "abcd")
+
+
+def test_expert_attention_pairs_a_vgg_student_by_resolution(digits, batch, digits_teacher):
+    # VGG: 5 stages (32, 16, 8, 4, 2); the ResNet expert: 3 (32, 16, 8)
+    cfg = TrainConfig(method="ctkd-expert", model="vgg8", dataset="digits", options={"expert": str(digits_teacher)})
+    m = get_method("ctkd-expert").build(cfg, digits)
+    assert m.pairs == [(0, 0), (1, 1), (2, 2)] and m.describe() == {"attention_pairs": [[1, 1], [2, 2], [3, 3]]}
+    m.train()
+    x, y = batch
+    out = m(x, y)
+    _, f_s = m.networks["student"](x, return_features=True)
+    _, f_e = m.networks["expert_teacher"](x, return_features=True)
+    expected = 1000.0 * sum(attention_loss(f_s[j], f_e[j]) for j in range(3))
+    torch.testing.assert_close(out.losses["at"], expected, rtol=1e-4, atol=1e-6)

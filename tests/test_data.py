@@ -17,9 +17,17 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ctkd_lab.data import (Dataset, DeviceLoader, Split, dataset_names, dataset_status, load_dataset,
-                           per_class_subset, train_val_split)
-from ctkd_lab.data import sources
+from ctkd_lab.data import (
+    Dataset,
+    DeviceLoader,
+    Split,
+    dataset_names,
+    dataset_status,
+    load_dataset,
+    per_class_subset,
+    sources,
+    train_val_split,
+)
 
 SHARED_ARCHIVE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10-jpg.tar.gz"
 
@@ -263,7 +271,11 @@ def test_cache_created_reused_and_invalidated(tmp_path, monkeypatch):
     write_tree(tmp_path / "t")
     calls = []
     real = sources.decode_image_files
-    monkeypatch.setattr(sources, "decode_image_files", lambda files, *a, **k: calls.append(len(files)) or real(files, *a, **k))
+    def counting(files, *a, **k):
+        calls.append(len(files))
+        return real(files, *a, **k)
+
+    monkeypatch.setattr(sources, "decode_image_files", counting)
     name, cache = f"imagefolder:{tmp_path / 't'}", tmp_path / "c"
     first = load_dataset(name, cache_dir=cache)
     assert calls == [6, 4] and len(list(cache.glob("*.pt"))) == 2
@@ -282,7 +294,8 @@ def test_tinyimagenet_layout(tmp_path):
     (tree / "wnids.txt").write_text("\n".join(wnids) + "\n")
     for wnid in wnids:
         for i in range(3):
-            write_image(tree / "train" / wnid / "images" / f"{wnid}_{i}.JPEG", rng.integers(0, 256, (64, 64, 3), np.uint8))
+            pixels = rng.integers(0, 256, (64, 64, 3), np.uint8)
+            write_image(tree / "train" / wnid / "images" / f"{wnid}_{i}.JPEG", pixels)
     rows = []
     for i, wnid in enumerate(["n01", "n02", "n02"]):
         write_image(tree / "val" / "images" / f"val_{i}.JPEG", rng.integers(0, 256, (64, 64, 3), np.uint8))

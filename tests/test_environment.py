@@ -1,7 +1,8 @@
 """pyproject.toml and environment.yml list the same dependencies."""
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -3,10 +3,19 @@ from __future__ import annotations
 
 import pytest
 
-from ctkd_lab.analysis.runs import ensure_run, run_metrics
+from ctkd_lab.analysis.loss_weight_lab import (
+    canonical_settings,
+    lab_config,
+    metric_series,
+    moving_average,
+    settings_label,
+)
+from ctkd_lab.analysis.runs import run_metrics
 from ctkd_lab.errors import UserError
-from ctkd_lab.viz.lab import current_run_figure, metric_series, moving_average, runs_overview_figure, runs_table_html
-from ctkd_lab.widgets.loss_weight_lab import LossWeightLab, canonical_settings, lab_config, settings_label
+from ctkd_lab.study import ensure_run
+from ctkd_lab.study.loss_weight_lab import LabSession
+from ctkd_lab.viz.lab import current_run_figure, runs_overview_figure, runs_table_html
+from ctkd_lab.widgets.loss_weight_lab import LossWeightLab
 
 TINY = dict(per_class=5, epochs=1, batch_size=25)  # 50 images, 2 steps per run
 
@@ -22,6 +31,14 @@ def lab_dir(tmp_path_factory):
 def make_lab(lab_dir, **kwargs) -> LossWeightLab:
     out, expert = lab_dir
     return LossWeightLab(lab_config("digits", expert, **TINY), out / "lab", **kwargs)
+
+
+def fake_expert(tmp_path):
+    """A run folder whose checkpoint passes the expert option's check; these tests never load it."""
+    folder = tmp_path / "expert"
+    folder.mkdir()
+    (folder / "checkpoint.pt").touch()
+    return folder
 
 
 def bar_count(fig) -> int:
@@ -45,13 +62,23 @@ def test_canonical_settings_fills_defaults_and_pins_unused_temperature():
     assert canonical_settings({"hint": "kl", "temperature": 8})["temperature"] == 8.0
 
 
-@pytest.mark.parametrize("bad, words", [({"gamma": -0.1}, "must be 0 or more"), ({"beta": -1}, "must be 0 or more"),
-                                        ({"temperature": 0, "hint": "kl"}, "temperature must be positive"),
-                                        ({"hint": "l1"}, "unknown hint"), ({"at_target": "expert"}, "unknown at_target"),
-                                        ({"gama": 1}, "unknown lab setting"), ({"gamma": "big"}, "must be a number")])
+@pytest.mark.parametrize("bad, words", [({"gamma": -0.1}, "gamma .* at least 0"), ({"beta": -1}, "beta .* at least 0"),
+                                        ({"temperature": 0, "hint": "kl"}, "temperature .* above 0"),
+                                        ({"hint": "l1"}, "hint .* one of mse, kl"),
+                                        ({"at_target": "expert"}, "at_target .* one of student, scratch"),
+                                        ({"gama": 1}, "unknown lab setting"), ({"gamma": "big"}, "gamma .* number"),
+                                        ({"gamma": True}, "gamma .* number"),
+                                        ({"share_stem": 1}, "share_stem .* True or False")])
 def test_bad_settings_are_one_clear_sentence(bad, words):
-    with pytest.raises(UserError, match=words):
+    with pytest.raises(UserError, match=words) as err:
         canonical_settings(bad)
+    assert "\n" not in str(err.value)
+
+
+def test_settings_are_checked_by_the_methods_own_option_checks():
+    s = canonical_settings({"gamma": 1, "beta": 0})
+    assert isinstance(s["gamma"], float) and isinstance(s["beta"], float)  # ints become floats
+    assert canonical_settings({"hint": "mse", "temperature": 0})["temperature"] == 4.0  # unused T: pinned, not checked
 
 
 def test_settings_label_names_what_matters():
@@ -62,7 +89,7 @@ def test_settings_label_names_what_matters():
 
 
 def test_folder_depends_on_settings_but_not_on_an_unused_temperature(tmp_path):
-    lab = LossWeightLab(lab_config("digits", tmp_path / "no-expert-needed-yet"), tmp_path / "lab")
+    lab = LossWeightLab(lab_config("digits", fake_expert(tmp_path)), tmp_path / "lab")
     assert lab.folder_for({"temperature": 1.0}) == lab.folder_for({"temperature": 8.0})  # mse ignores T
     assert lab.folder_for({"hint": "kl", "temperature": 1.0}) != lab.folder_for({"hint": "kl", "temperature": 8.0})
     assert lab.folder_for({"gamma": 0.0}) != lab.folder_for({"gamma": 1.0})
@@ -90,9 +117,49 @@ def test_invalid_settings_show_one_error_and_start_nothing(tmp_path):
     before = lab.settings()
     with pytest.raises(UserError):
         lab.run(gamma=-1.0)
-    assert lab.status.value.count("Not run") == 1 and "gamma and beta are loss weights" in lab.status.value
+    assert lab.status.value.count("Not run") == 1 and "gamma" in lab.status.value and "-1" in lab.status.value
     assert lab.runs == [] and not (tmp_path / "lab").exists() and lab.settings() == before
     assert lab.progress.bar_style == "danger"
+    assert lab.error_out.outputs == ()  # a bad setting is one sentence, no traceback
+
+
+def test_the_lab_patches_nothing_onto_its_widget(tmp_path):
+    lab = LossWeightLab(lab_config("digits", "x"), tmp_path / "lab")
+    assert not hasattr(lab.widget, "lab")
+    assert "application/vnd.jupyter.widget-view+json" in lab._repr_mimebundle_()
+    assert lab.error_out in lab.widget.children
+
+
+def test_an_error_in_a_control_driven_run_is_shown_in_the_panel(tmp_path, monkeypatch):
+    lab = LossWeightLab(lab_config("digits", fake_expert(tmp_path)), tmp_path / "lab")
+
+    def broken(settings, callbacks=()):
+        raise RuntimeError("the data went missing")
+
+    monkeypatch.setattr(lab.session, "run", broken)
+    lab.controls["gamma"].value = 1.0  # a control's callback: nothing is raised into the kernel's log
+    assert "Run 1 stopped" in lab.status.value and "RuntimeError: the data went missing" in lab.status.value
+    (error,) = lab.error_out.outputs
+    assert error["output_type"] == "error" and error["ename"] == "RuntimeError"
+    assert any("the data went missing" in line for line in error["traceback"])
+    assert lab.runs == [] and lab.progress.bar_style == "danger"
+    with pytest.raises(RuntimeError):  # called from a cell, the error is also raised there
+        lab.run(gamma=0.0)
+
+
+def test_a_missing_expert_is_one_line_in_the_status(tmp_path):
+    lab = LossWeightLab(lab_config("digits", tmp_path / "no-such-expert"), tmp_path / "lab")
+    lab.run_button.click()  # the options are checked before the run starts: the status says what is wrong
+    assert "Not run" in lab.status.value and "no-such-expert" in lab.status.value
+    assert lab.error_out.outputs == () and lab.runs == [] and not (tmp_path / "lab").exists()
+
+
+def test_a_session_runs_without_any_widget(tmp_path):
+    session = LabSession(lab_config("digits", fake_expert(tmp_path), settings={"gamma": 0.1}), tmp_path / "lab")
+    assert session.start_settings == {"gamma": 0.1} and "gamma" not in session.base_config["options"]
+    assert session.next_index == 1 and session.find({"gamma": 0.1}) is None
+    assert session.needs_training({"gamma": 0.1}) and not (tmp_path / "lab").exists()
+    assert session.config_for({"beta": 0})["options"]["beta"] == 0.0
 
 
 # -- figures and table (no training) --------------------------------------------------------------

@@ -7,7 +7,6 @@ printed to stderr, and on errors hidden in widget output state.
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 
 import nbformat
@@ -40,7 +39,8 @@ def cell_errors(nb) -> list[str]:
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 found.append(f"cell {i}: {out.get('ename')}: {out.get('evalue')}")
-            if out.get("output_type") == "stream" and out.get("name") == "stderr" and "Traceback" in out.get("text", ""):
+            stderr = out.get("output_type") == "stream" and out.get("name") == "stderr"
+            if stderr and "Traceback" in out.get("text", ""):
                 found.append(f"cell {i}: traceback on stderr")
     return found
 

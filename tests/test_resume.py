@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -58,7 +57,9 @@ def test_killed_then_resumed_run_equals_uninterrupted(tmp_path):
     # the history was cut back to the checkpoint and continues exactly as the reference
     ref_hist = read_jsonl(tmp_path / "reference" / "history.jsonl")
     res_hist = read_jsonl(out / "history.jsonl")
-    strip = lambda rs: [{k: v for k, v in r.items() if "time" not in k and "per_s" not in k} for r in rs]
+    def strip(records):
+        return [{k: v for k, v in r.items() if "time" not in k and "per_s" not in k} for r in records]
+
     assert strip(res_hist) == strip(ref_hist)
 
 

@@ -6,9 +6,16 @@ import math
 import pytest
 import torch
 
-from ctkd_lab.analysis.soft_targets import (class_similarity, high_temperature_limit, kd_grad_formula,
-                                            kd_loss_and_grad, log_temperatures, loss_vs_temperature, soften,
-                                            top_wrong_classes)
+from ctkd_lab.analysis.soft_targets import (
+    class_similarity,
+    high_temperature_limit,
+    kd_grad_formula,
+    kd_loss_and_grad,
+    log_temperatures,
+    loss_vs_temperature,
+    soften,
+    top_wrong_classes,
+)
 
 STUDENT = torch.tensor([0.5, -1.0, 2.0, 0.3, -0.7])
 TEACHER = torch.tensor([3.0, -2.0, 1.0, 0.5, -1.5])
@@ -112,8 +119,14 @@ def test_top_wrong_classes_and_class_similarity():
 
 
 def test_figures_hold_the_numbers():
-    from ctkd_lab.viz.soft_targets import (class_similarity_figure, distribution_figure, gradient_figure,
-                                           gradient_norm_figure, kd_loss_figure, student_teacher_figure)
+    from ctkd_lab.viz.soft_targets import (
+        class_similarity_figure,
+        distribution_figure,
+        gradient_figure,
+        gradient_norm_figure,
+        kd_loss_figure,
+        student_teacher_figure,
+    )
 
     names = [str(i) for i in range(5)]
     image = torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8)
@@ -138,9 +151,15 @@ def test_figures_hold_the_numbers():
     assert curves["grad_norm"][1] <= fig.data[3].y[0] <= curves["grad_norm"][2] or \
         curves["grad_norm"][2] <= fig.data[3].y[0] <= curves["grad_norm"][1]
 
+    # readable T ticks
+    assert fig.layout.xaxis.type == "log" and list(fig.layout.xaxis.ticktext) == ["1", "1.5", "2", "3", "4"]
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.ticktext
+
     fig = student_teacher_figure(STUDENT, TEACHER, 2.0, names)
     assert list(fig.data[0].y) == pytest.approx(soften(TEACHER, 2.0).tolist())
     assert list(fig.data[1].y) == pytest.approx(soften(STUDENT, 2.0).tolist())
+    from ctkd_lab.viz.style import role_color
+    assert (fig.data[0].marker.color, fig.data[1].marker.color) == (role_color("teacher"), role_color("student"))
 
     m = class_similarity(torch.randn(20, 5), torch.arange(20) % 5, 5)
     fig = class_similarity_figure(m, names)

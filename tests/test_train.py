@@ -133,7 +133,7 @@ def test_same_seed_same_result_on_cpu(tmp_path, tiny):
 
 
 def test_ensure_run_reuses_finished_runs_and_separates_settings(tmp_path, tiny):
-    from ctkd_lab.analysis.runs import ensure_run
+    from ctkd_lab.study import ensure_run
 
     a = ensure_run(tmp_path, quiet=True, **tiny)
     stamp = (a / "metrics.json").stat().st_mtime_ns
@@ -144,7 +144,7 @@ def test_ensure_run_reuses_finished_runs_and_separates_settings(tmp_path, tiny):
 
 
 def test_run_folder_name_ignores_spelled_out_defaults(tmp_path):
-    from ctkd_lab.analysis.runs import run_folder_for
+    from ctkd_lab.train.naming import run_folder_for
 
     a = run_folder_for(tmp_path, TrainConfig(method="ctkd-scratch", options={}))
     b = run_folder_for(tmp_path, TrainConfig(method="ctkd-scratch", options={"hint": "mse", "gamma": 0.03}))
@@ -180,15 +180,35 @@ def test_validation_split_too_large_is_a_clear_error(tmp_path, tiny):
 
 def test_runs_written_before_a_config_field_existed_still_resume_and_reuse(tmp_path, tiny):
     """A config.json without a newer field (val_per_class) is read with that field at its default."""
-    from ctkd_lab.analysis.compare import _check_same_settings
+    from ctkd_lab.study.plan import check_same_settings
 
     out = tmp_path / "run"
     train(out=out, quiet=True, **tiny)
     record = json.loads((out / "config.json").read_text())
     del record["config"]["val_per_class"]
     (out / "config.json").write_text(json.dumps(record))
-    _check_same_settings(TrainConfig(**tiny), out)  # no error: same settings
+    check_same_settings(TrainConfig(**tiny), out)  # no error: same settings
     with pytest.raises(Exception, match="val_per_class"):
-        _check_same_settings(TrainConfig(**{**tiny, "val_per_class": 5}), out)
+        check_same_settings(TrainConfig(**{**tiny, "val_per_class": 5}), out)
     m = Trainer(TrainConfig(**tiny), out=out, resume=True, quiet=True)
     assert m.mode == "resume"
+
+
+def test_diverged_run_names_the_term_that_broke_first():
+    """After one non-finite step every term turns NaN; the window remembers which one broke first."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from ctkd_lab.train.trainer import _Window
+
+    window = _Window()
+    labels = torch.zeros(4, dtype=torch.long)
+    nan, one = torch.tensor(float("nan")), torch.tensor(1.0)
+    sequence = [{"ce": one, "hint": one, "at": one},          # step 1: all finite
+                {"ce": one, "hint": one, "at": torch.tensor(float("inf"))},  # step 2: at breaks
+                {"ce": nan, "hint": nan, "at": nan}]          # step 3: everything is NaN
+    for step, losses in enumerate(sequence, start=1):
+        out = SimpleNamespace(losses=losses, metrics={}, logits={"student": torch.zeros(4, 3)})
+        window.add(out, sum(losses.values()), labels, step)
+    assert window.first_nonfinite() == ("at", 2)

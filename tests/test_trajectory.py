@@ -6,11 +6,25 @@ import json
 import numpy as np
 import pytest
 
-from ctkd_lab.analysis.trajectory import (align_probe_records, image_trajectories, pca_2d, probe_distance,
-                                          probe_trajectories, stack_logits)
-from ctkd_lab.viz.trajectory import (closeness_steps_figure, distance_figure, epoch_lines_figure,
-                                     image_trajectory_figure, learning_steps_figure, trajectory_animation,
-                                     trajectory_figure)
+from ctkd_lab.analysis.runs import epoch_records, step_records
+from ctkd_lab.analysis.trajectory import (
+    align_probe_records,
+    image_trajectories,
+    pca_2d,
+    probe_distance,
+    probe_trajectories,
+    softmax,
+    stack_logits,
+)
+from ctkd_lab.viz.trajectory import (
+    closeness_steps_figure,
+    distance_figure,
+    epoch_lines_figure,
+    image_trajectory_figure,
+    learning_steps_figure,
+    trajectory_animation,
+    trajectory_figure,
+)
 
 N, C = 6, 4
 
@@ -101,6 +115,16 @@ def test_image_trajectories_project_each_image_separately():
     assert item["explained_variance_ratio"].sum() == pytest.approx(1.0, abs=1e-9)
     with pytest.raises(ValueError, match="out of range"):
         image_trajectories(records_from({"student": path}), ["student"], images=[N])
+
+
+def test_image_trajectories_carry_predictions_and_the_true_class_probability():
+    path, _, _ = line_path(s=4)
+    traj = image_trajectories(records_from({"student": path}), ["student"], images=[2])
+    item, z = traj["images"][2], path[:, 2, :]
+    np.testing.assert_array_equal(item["predicted"]["student"], z.argmax(axis=1))
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(item["p_true"]["student"], p[:, item["label"]])
+    np.testing.assert_allclose(softmax(np.array([[1000.0, 1000.0], [0.0, np.log(3.0)]])), [[0.5, 0.5], [0.25, 0.75]])
 
 
 def test_missing_roles_and_empty_records_are_clear_errors():
@@ -230,6 +254,7 @@ def test_distance_figure_one_line_per_pair():
     fig = distance_figure({"student (CTKD)": d, "student alone": d}, log_y=True)
     assert [t.name for t in fig.data] == ["student (CTKD)", "student alone"]
     assert list(fig.data[0].y) == [1.0, 2.0] and fig.layout.yaxis.type == "log"
+    assert list(fig.layout.yaxis.ticktext) == ["1", "1.5", "2"]  # readable ticks, not plotly's bare digits
 
 
 def write_run(folder, step_rows, epoch_rows):
@@ -248,16 +273,19 @@ def test_step_and_epoch_figures_from_a_history(tmp_path):
               "agreement/scratch_teacher": 0.5, "kl/scratch_teacher": 0.2} for s in range(1, 5)]
     epochs = [{"epoch": e, "test_acc/student": 0.5 + 0.1 * e, "test_acc/scratch_teacher": 0.6} for e in (1, 2)]
     run = write_run(tmp_path / "run", steps, epochs)
-    learn = learning_steps_figure(run)
+    learn = learning_steps_figure(step_records(run))
     assert [t.name for t in learn.data] == ["scratch teacher", "scratch teacher", "student", "student"]
     assert list(learn.data[2].y) == [2.0, 1.0, 2.0 / 3, 0.5]
-    close = closeness_steps_figure(run, gamma=0.1)
+    assert learn.layout.yaxis2.tickformat == ".0%"  # batch accuracy: fractions drawn in percent
+    close = closeness_steps_figure(step_records(run), gamma=0.1)
     assert len(close.data) == 3 and list(close.data[0].y) == [3.0, 1.5, 1.0, 0.75]
     assert "γ = 0.1" in close.layout.title.text
-    acc = epoch_lines_figure({"student": (run, "test_acc/student"),
-                              "teacher": (run, "test_acc/scratch_teacher", "dot")})
+    epochs = epoch_records(run)
+    acc = epoch_lines_figure({"student": (epochs, "test_acc/student"),
+                              "teacher": (epochs, "test_acc/scratch_teacher", "dot")})
     assert [t.name for t in acc.data] == ["student", "teacher"]
     assert list(acc.data[0].y) == [0.6, 0.7] and acc.data[1].line.dash == "dot"
+    assert acc.layout.yaxis.tickformat == ".0%"
 
 
 def test_image_figure_accepts_channels_first_pictures():
@@ -284,3 +312,4 @@ def test_image_trajectory_widget_lists_the_images_and_redraws():
     assert "true class c" in panel.figure().layout.title.text
     picker.value = 5
     assert "Probe image 5" in panel.figure().layout.title.text
+    assert len(panel.children[1].outputs) == 1  # the change redrew the panel's Output

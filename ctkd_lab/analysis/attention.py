@@ -18,27 +18,13 @@ the quantity the AT loss averages over a batch (before the weight beta).
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import torch
 from torch import Tensor, nn
 
 from ..losses.attention import attention_map, match_spatial
-
-
-@contextmanager
-def evaluating(*models: nn.Module) -> Iterator[None]:
-    """Put ``models`` in eval mode and disable gradients; restore each model's mode afterwards."""
-    modes = [m.training for m in models]
-    try:
-        for m in models:
-            m.eval()
-        with torch.no_grad():
-            yield
-    finally:
-        for m, mode in zip(models, modes):
-            m.train(mode)
+from ..models.modes import evaluating
 
 
 def _features(model: nn.Module, images: Tensor) -> list[Tensor]:
@@ -97,8 +83,8 @@ def attention_agreement(student: nn.Module, expert: nn.Module, loader: Iterable,
 
     Args:
         student, expert: kit networks with the same number of stages (widths may differ).
-        loader: yields ``(images, labels)`` batches of normalised images (e.g. a
-            ``DeviceLoader(..., train=False)``) or bare image tensors.
+        loader: yields ``(images, labels)`` batches of normalised images (e.g.
+            ``ctkd_lab.data.eval_loader(dataset)``) or bare image tensors.
         p: attention exponent (default 2).
 
     Returns:

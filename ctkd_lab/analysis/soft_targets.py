@@ -20,8 +20,8 @@ done in float64 so that autograd and the closed form can be compared to ~1e-12.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import Tensor
@@ -154,14 +154,15 @@ def class_similarity(teacher_logits, labels, num_classes: int, T: float = 1.0,
 
 @torch.no_grad()
 def test_set_logits(run_folder: str | Path, role: str | None = None, limit: int | None = None,
-                    device: str = "cpu", batch_size: int = 500) -> dict:
+                    device: str = "cpu", batch_size: int | None = None) -> dict:
     """Logits of one network of a finished run on the first ``limit`` test images of its data set.
 
     Returns ``{"logits": (N, C) float32, "labels": (N,) int64, "images": (N, ch, H, W) uint8 (as
     stored, for display), "classes": [names], "role", "arch"}`` (all on the CPU).
     """
-    from ..data import DeviceLoader, Split, load_dataset
+    from ..data import EVAL_BATCH_SIZE, Split, eval_loader, load_dataset
     from ..methods.teachers import network_from_checkpoint
+    from ..train.evaluate import network_logits
     from .runs import run_config
 
     cfg = run_config(run_folder)["config"]
@@ -169,9 +170,7 @@ def test_set_logits(run_folder: str | Path, role: str | None = None, limit: int 
     net, info = network_from_checkpoint(run_folder, role, num_classes=ds.num_classes,
                                         in_channels=ds.in_channels, what="network")
     test = ds.test if limit is None else Split(ds.test.images[:limit], ds.test.labels[:limit])
-    net.to(device).eval()
-    loader = DeviceLoader(test, batch_size, device=device, mean=ds.mean, std=ds.std, train=False,
-                          flip=False, pad=0, seed=0)
-    logits = torch.cat([net(x).float().cpu() for x, _ in loader])
+    loader = eval_loader(ds, test, device=device, batch_size=batch_size or EVAL_BATCH_SIZE)
+    logits = network_logits(net.to(device), loader)[0].cpu()
     return {"logits": logits, "labels": test.labels.clone(), "images": test.images.clone(),
             "classes": list(ds.classes), "role": info["role"], "arch": info["arch"]}

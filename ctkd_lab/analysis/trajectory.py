@@ -18,9 +18,16 @@ snapshots into things one can plot:
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
+
+
+def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``exp(z_i) / sum_j exp(z_j)`` along ``axis`` (shifted by the maximum, so large logits do not overflow)."""
+    z = np.asarray(logits, dtype=np.float64)
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
 
 
 def _steps_with(records: Sequence[dict], roles: Iterable[str]) -> list[dict]:
@@ -148,8 +155,10 @@ def image_trajectories(probe_records: Sequence[dict], roles: Sequence[str],
     image, oriented so the first role's path moves towards +).
 
     Returns ``{"roles", "steps" (S,), "epochs" (S,), "images": {index: {"label": int,
-    "coords": {role: (S, 2)}, "logits": {role: (S, C)}, "explained_variance_ratio": (2,)}}}``.
-    ``images`` defaults to every probe image.
+    "coords": {role: (S, 2)}, "logits": {role: (S, C)}, "predicted": {role: (S,) int},
+    "p_true": {role: (S,)}, "explained_variance_ratio": (2,)}}}``: ``predicted`` is the class each
+    role predicts at each step, ``p_true`` its softmax probability of the true class (NaN when the
+    records have no labels). ``images`` defaults to every probe image.
     """
     roles = list(roles)
     data = stack_logits(probe_records, roles)
@@ -164,6 +173,9 @@ def image_trajectories(probe_records: Sequence[dict], roles: Sequence[str],
         proj = _project(vectors, roles)
         label = int(data["labels"][i]) if len(data["labels"]) > i else -1
         out["images"][i] = {"label": label, "coords": proj["coords"], "logits": vectors,
+                            "predicted": {role: z.argmax(axis=1) for role, z in vectors.items()},
+                            "p_true": {role: softmax(z)[:, label] if label >= 0 else np.full(z.shape[0], np.nan)
+                                       for role, z in vectors.items()},
                             "explained_variance_ratio": proj["explained_variance_ratio"]}
     return out
 

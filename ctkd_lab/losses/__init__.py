@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import torch.nn.functional as _F
 
-from .attention import attention_loss, attention_losses, attention_map
+from .attention import attention_loss, attention_losses, attention_map, pair_stages
+from .fidelity import fidelity
 from .fitnet import fitnet_loss, make_regressor
 from .hint import logit_hint_loss
 from .kd import KD_REDUCTIONS, kd_loss, validate_kd_options
@@ -34,11 +35,13 @@ __all__ = [
     "attention_losses",
     "attention_map",
     "ce_loss",
+    "fidelity",
     "fitnet_loss",
     "kd_loss",
     "logit_hint_loss",
     "make_regressor",
     "min_logit_ensemble",
     "mutual_kl_loss",
+    "pair_stages",
     "validate_kd_options",
 ]

@@ -62,6 +62,84 @@ def match_spatial(student: Tensor, teacher: Tensor) -> tuple[Tensor, Tensor]:
     return student, teacher
 
 
+def _spatial_sizes(label: str, shapes: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
+    sizes = []
+    for index, shape in enumerate(shapes):
+        try:
+            size = tuple(int(n) for n in shape)[-2:]
+        except (TypeError, ValueError):
+            size = ()
+        if len(size) != 2 or min(size) < 1:
+            raise ValueError(
+                f"pair_stages: {label}_shapes[{index}] must end with a positive (height, width), "
+                f"got {shape!r}; pass (H, W) or a feature map's .shape per stage."
+            )
+        sizes.append(size)
+    if not sizes:
+        raise ValueError(f"pair_stages: {label}_shapes is empty; pass one shape per stage.")
+    return sizes
+
+
+def _describe_sizes(sizes: Sequence[tuple[int, int]]) -> str:
+    return ", ".join(f"{h}x{w}" for h, w in sizes)
+
+
+def pair_stages(
+    student_shapes: Sequence[Sequence[int]],
+    teacher_shapes: Sequence[Sequence[int]],
+) -> list[tuple[int, int]]:
+    r"""Which student stage is matched to which teacher stage by attention transfer.
+
+    Each shape is one stage's spatial size: ``(H, W)``, or any longer shape whose last two
+    entries are ``(H, W)`` (so ``[f.shape for f in features]`` with (B, C, H, W) maps works).
+
+    * Equal numbers of stages: stage i is paired with stage i, whatever the sizes
+      (``attention_losses`` pools the larger map of a pair to the smaller).
+    * Different numbers: pairing is by resolution. Every stage of the network with **fewer**
+      stages is paired with the stage of the other network that has exactly the same (H, W);
+      if several have it, the last (deepest) of them. Stages of the longer network left
+      without a partner take no part. Example at 32x32 input: a VGG student (32, 16, 8, 4, 2)
+      and a WRN teacher (32, 16, 8) give ``[(0, 0), (1, 1), (2, 2)]``.
+
+    Returns:
+        ``(student_index, teacher_index)`` pairs, strictly increasing on both sides; as many
+        pairs as the shorter network has stages.
+
+    Raises:
+        ValueError: a shape list is empty or malformed; a stage of the shorter network has no
+            stage of the same resolution in the other network; or the resolution pairs would
+            cross or reuse a stage (not strictly increasing on both sides).
+    """
+    student = _spatial_sizes("student", student_shapes)
+    teacher = _spatial_sizes("teacher", teacher_shapes)
+    if len(student) == len(teacher):
+        return [(i, i) for i in range(len(student))]
+    student_is_shorter = len(student) < len(teacher)
+    short, long = (student, teacher) if student_is_shorter else (teacher, student)
+    pairs = []
+    for i, size in enumerate(short):
+        partners = [j for j, other in enumerate(long) if other == size]
+        if not partners:
+            raise ValueError(
+                f"pair_stages: the student has {len(student)} stages at "
+                f"{_describe_sizes(student)} and the teacher {len(teacher)} stages at "
+                f"{_describe_sizes(teacher)}, so the {'student' if student_is_shorter else 'teacher'}'s "
+                f"{size[0]}x{size[1]} stage has no stage of that resolution to pair with; choose "
+                "architectures whose stage resolutions match (every stage of the one with fewer "
+                "stages needs a same-size stage in the other)."
+            )
+        pairs.append((i, partners[-1]) if student_is_shorter else (partners[-1], i))
+    for (s0, t0), (s1, t1) in zip(pairs, pairs[1:]):
+        if not (s1 > s0 and t1 > t0):
+            raise ValueError(
+                f"pair_stages: pairing the student's stages ({_describe_sizes(student)}) with the "
+                f"teacher's ({_describe_sizes(teacher)}) by resolution gives {pairs}, which reuses "
+                "or crosses stages; choose architectures whose stage resolutions shrink in the "
+                "same order, one stage per resolution."
+            )
+    return pairs
+
+
 def attention_losses(
     student_features: Tensor | Sequence[Tensor],
     teacher_features: Tensor | Sequence[Tensor],

@@ -5,33 +5,28 @@ imports every method module so the registry is complete.
 """
 from __future__ import annotations
 
-from ..errors import UserError
+from ..registry import Registry
 from .base import Method, NoOptions, StepOutput
 
-_REGISTRY: dict[str, type[Method]] = {}
+METHODS: Registry[type[Method]] = Registry("method", order=str)  # method_names() sorted alphabetically
 
 
 def register(cls: type[Method]) -> type[Method]:
-    """Class decorator: add a method to the registry under ``cls.name``."""
+    """Class decorator: add a method to the registry under ``cls.name`` (TypeError if taken)."""
     if not cls.name:
         raise TypeError(f"{cls.__name__} needs a name")
-    if cls.name in _REGISTRY:
-        raise TypeError(f"method name '{cls.name}' registered twice")
-    _REGISTRY[cls.name] = cls
-    return cls
+    return METHODS.register(cls.name)(cls)
 
 
 def method_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return METHODS.names()
 
 
 def get_method(name: str) -> type[Method]:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise UserError(f"unknown method '{name}'; choose one of: {', '.join(method_names())}") from None
+    """The method class called ``name``; a UserError listing the names if there is none."""
+    return METHODS.get(name)
 
 
-from . import vanilla, kd, at, fitnet, dml, ctkd  # noqa: E402,F401  (registers the methods)
+from . import at, ctkd, dml, fitnet, kd, vanilla  # noqa: E402,F401  (registers the methods)
 
-__all__ = ["Method", "NoOptions", "StepOutput", "get_method", "method_names", "register"]
+__all__ = ["METHODS", "Method", "NoOptions", "StepOutput", "get_method", "method_names", "register"]

@@ -3,8 +3,10 @@
     L = CE(z_s, y) + beta * sum_j AT_j
     AT_j = mean_{b,k} ( A(F_s^j)[b,k] - A(F_t^j)[b,k] )^2,   A(F) = normalize(mean_c F_c^2)
 
-j runs over every stage: the student's stage j is paired with the teacher's stage j, so both
-networks need the same number of stages (all CIFAR ResNets and Wide ResNets have 3). Spatial
+j runs over stage pairs: with equal stage counts the student's stage j is paired with the teacher's
+stage j (all CIFAR ResNets and Wide ResNets have 3); with different counts (a 5-stage VGG student, a
+3-stage WRN teacher) stages of the same resolution are paired (``methods.stage_pairs``), and the
+run's config.json lists the pairs used (``resolved.method.attention_pairs``, 1-based). Spatial
 sizes may differ (the larger map is pooled, see ``losses.attention_losses``); channel counts may
 differ freely. beta = 1000 as in the authors' CIFAR code and RepDistiller's AT baseline (both
 use this per-pair mean and this sum over pairs). The raw AT value of every stage is logged as
@@ -13,57 +15,50 @@ use this per-pair mean and this sum over pairs). The raw AT value of every stage
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 
-from ..errors import UserError
 from ..losses import attention_losses, ce_loss
-from ..models import build_model
 from . import register
-from ._frozen import TeacherOptions, check_float, fidelity_metrics, load_teacher
-from .base import Method, StepOutput
+from .base import StepOutput
+from .frozen_teacher import FrozenTeacherMethod, TeacherOptions, fidelity_metrics
+from .options import option
+from .stage_pairs import attention_pairs, describe_pairs
 
 
 @dataclass
 class ATOptions(TeacherOptions):
     """Options of ``at``: the teacher and the attention weight beta."""
 
-    method: ClassVar[str] = "at"
-    beta: float = 1000.0  # weight of the summed attention losses
-
-    def validate(self) -> None:
-        check_float("beta", self.beta, low=0.0, example="1000")
-        super().validate()
+    beta: float = option(1000.0, "weight of the attention loss summed over stage pairs", low=0.0)
 
 
 @register
-class AT(Method):
+class AT(FrozenTeacherMethod):
     """Student matches the frozen teacher's spatial attention maps at every stage, plus CE."""
 
     name = "at"
     Options = ATOptions
     description = "attention transfer from a frozen teacher: CE + beta * sum over stages of AT"
 
+    def __init__(self, networks, pairs, frozen=(), options=None):
+        super().__init__(networks, frozen=frozen, options=options)
+        self.pairs = pairs  # (student stage, teacher stage) index pairs
+
     @classmethod
-    def build(cls, config, dataset):
-        opts = cls.make_options(config.options)
-        student = build_model(config.model, dataset.num_classes, dataset.in_channels)
-        teacher = load_teacher(opts, dataset)
-        n_s, n_t = len(student.stages), len(teacher.stages)
-        if n_s != n_t:
-            raise UserError(f"attention transfer pairs stages one to one, but the student {student.arch} has "
-                            f"{n_s} stages and the teacher {teacher.arch} has {n_t}; choose a student and a "
-                            f"teacher with the same number of stages")
-        return cls({"student": student, "teacher": teacher}, frozen=("teacher",), options=opts)
+    def check_pair(cls, student, teacher, opts, dataset) -> dict:
+        return {"pairs": attention_pairs(student, teacher, dataset)}
+
+    def describe(self) -> dict:
+        return {"attention_pairs": describe_pairs(self.pairs)}
 
     def forward(self, images, labels):
         z_s, feats_s = self.networks["student"](images, return_features=True)
         with torch.no_grad():
             z_t, feats_t = self.networks["teacher"](images, return_features=True)
-        per_stage = attention_losses(feats_s, feats_t)
+        per_stage = attention_losses([feats_s[i] for i, _ in self.pairs], [feats_t[j] for _, j in self.pairs])
         at = torch.stack(per_stage).sum()
-        metrics = {f"at/stage{j}": loss.detach() for j, loss in enumerate(per_stage, start=1)}
+        metrics = {f"at/stage{i + 1}": loss.detach() for (i, _), loss in zip(self.pairs, per_stage)}
         metrics.update(fidelity_metrics(z_s, z_t))
         return StepOutput(
             logits={"student": z_s, "teacher": z_t},

@@ -13,8 +13,9 @@ when the trainer calls ``method.train()``.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterable
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -55,7 +56,7 @@ class Method(nn.Module):
 
     # -- construction -------------------------------------------------------------------
     @classmethod
-    def build(cls, config, dataset) -> "Method":  # pragma: no cover - abstract
+    def build(cls, config, dataset) -> Method:  # pragma: no cover - abstract
         """Create the networks for ``config`` (a TrainConfig) and ``dataset`` (a data.Dataset)."""
         raise NotImplementedError
 
@@ -68,11 +69,15 @@ class Method(nn.Module):
     def trained_roles(self) -> list[str]:
         return [r for r in self.networks.keys() if r not in self.frozen]
 
-    def train(self, mode: bool = True) -> "Method":
+    def train(self, mode: bool = True) -> Method:
         super().train(mode)
         for role in self.frozen:
             self.networks[role].eval()
         return self
+
+    def describe(self) -> dict:
+        """What the run's config record says about this method beyond its options (e.g. stage pairs)."""
+        return {}
 
     def param_groups(self, lr: float) -> list[dict]:
         """Parameters the optimiser updates; override to give some of them their own lr."""
@@ -90,7 +95,13 @@ class Method(nn.Module):
     # -- options ------------------------------------------------------------------------
     @classmethod
     def make_options(cls, values: dict | None) -> Any:
-        """Options dataclass from a dict; unknown keys are a clear error."""
+        """Options dataclass from a dict, every value checked (:func:`~.options.check_options`).
+
+        Unknown keys, wrong types, non-finite numbers, values out of range, missing checkpoints and
+        unknown model names are one-sentence UserErrors, raised before any data or network exists.
+        """
+        from .options import check_options
+
         values = dict(values or {})
         known = {f.name for f in dataclasses.fields(cls.Options)}
         unknown = sorted(set(values) - known)
@@ -98,7 +109,7 @@ class Method(nn.Module):
             valid = ", ".join(sorted(known)) or "none"
             raise_user(f"option(s) {', '.join(unknown)} do not apply to method '{cls.name}'; "
                        f"its options are: {valid}")
-        opts = cls.Options(**values)
+        opts = check_options(cls.Options(**values), cls.name)
         check = getattr(opts, "validate", None)
         if check is not None:
             check()

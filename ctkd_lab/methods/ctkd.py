@@ -17,7 +17,9 @@ neither says (see docs/methods.md):
 * ``at_target``: "student" (default, the paper) or "scratch" (the released code pairs the
   expert's maps with the scratch teacher's stages).
 * ``share_stem``: False (default, clean separation) or True (the code, inherited from Rocket
-  Launching, shares the first conv between scratch teacher and student).
+  Launching, shares the first conv between scratch teacher and student). Only the conv is shared:
+  each network keeps its own BatchNorm, whose running statistics are updated once per step by its
+  own forward pass (sharing conv+BN+ReLU would update the shared BN's statistics twice per step).
 * ``hint``: "mse" (default, the code's logit L2 hint) or "kl" (T^2 * KL at ``temperature``).
 
 Not to be confused with "CTKD: Curriculum Temperature for KD" (Li et al., AAAI 2023).
@@ -31,65 +33,52 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..errors import UserError
 from ..losses import attention_losses, kd_loss, logit_hint_loss
 from ..models import build_model
 from . import register
 from .base import Method, StepOutput
-from .teachers import network_from_checkpoint
+from .frozen_teacher import fidelity_metrics, load_teacher
+from .options import option
+from .stage_pairs import attention_pairs, describe_pairs
 
 HINTS = ("mse", "kl")
 AT_TARGETS = ("student", "scratch")
-
-
-def _check_common(opts) -> None:
-    if getattr(opts, "gamma", 0.0) < 0 or getattr(opts, "beta", 0.0) < 0:
-        raise UserError("gamma and beta are loss weights and must be 0 or more")
-    if getattr(opts, "hint", "mse") not in HINTS:
-        raise UserError(f"unknown hint '{opts.hint}'; choose one of: {', '.join(HINTS)}")
-    if getattr(opts, "temperature", 1.0) <= 0:
-        raise UserError(f"temperature must be positive, got {opts.temperature}")
-    if getattr(opts, "at_target", "student") not in AT_TARGETS:
-        raise UserError(f"unknown at_target '{opts.at_target}'; choose one of: {', '.join(AT_TARGETS)}")
-
-
-@dataclass
-class CTKDOptions:
-    gamma: float = 0.03                 # weight of the scratch teacher's logit hint
-    beta: float = 1000.0                # weight of the expert's attention loss
-    hint: str = "mse"                   # mse (logit L2, the code) | kl (T^2 KL at temperature)
-    temperature: float = 4.0            # used by hint="kl" only
-    at_target: str = "student"          # student (paper) | scratch (released code)
-    share_stem: bool = False            # True reproduces the released code
-    scratch_model: str = "wrn_40_1"     # the scratch teacher's architecture
-    expert: str | None = None           # run folder / checkpoint of the pre-trained expert
-    expert_model: str | None = None     # declared expert architecture (checked if given)
-
-    def validate(self) -> None:
-        _check_common(self)
+EXPERT_HINT = ("train one with `ctkd-lab train --method vanilla --model resnet20 --out runs/expert` "
+               "and pass --expert runs/expert")
 
 
 @dataclass
 class ScratchOnlyOptions:
-    gamma: float = 0.03
-    hint: str = "mse"
-    temperature: float = 4.0
-    share_stem: bool = False
-    scratch_model: str = "wrn_40_1"
+    """The scratch teacher's options (``ctkd-scratch``, and part of ``ctkd``)."""
 
-    def validate(self) -> None:
-        _check_common(self)
+    gamma: float = option(0.03, "weight of the scratch teacher's logit hint", low=0.0)
+    hint: str = option("mse", "hint form: mse (logit L2, the released code) | kl (T^2 KL at --temperature)",
+                       choices=HINTS)
+    temperature: float = option(4.0, "T of the kl hint (unused by the mse hint)", low=0.0, low_open=True)
+    share_stem: bool = option(False, "share the first conv between scratch teacher and student (the released code)")
+    scratch_model: str = option("wrn_40_1", "the scratch teacher's architecture", kind="model")
 
 
 @dataclass
 class ExpertOnlyOptions:
-    beta: float = 1000.0
-    expert: str | None = None
-    expert_model: str | None = None
+    """The expert's options (``ctkd-expert``, and part of ``ctkd``)."""
 
-    def validate(self) -> None:
-        _check_common(self)
+    beta: float = option(1000.0, "weight of the expert's attention loss summed over stage pairs", low=0.0)
+    expert: str | None = option(None, "run folder or checkpoint.pt of the pre-trained, frozen expert teacher",
+                                kind="checkpoint", required=EXPERT_HINT, example="runs/expert")
+    expert_model: str | None = option(None, "the expert's architecture, checked against the checkpoint",
+                                      kind="model", example="wrn_40_1")
+
+
+@dataclass
+class CTKDOptions(ScratchOnlyOptions, ExpertOnlyOptions):
+    """Both teachers' options, and which network the expert's maps guide."""
+
+    at_target: str = option("student", "whose stages the expert's maps guide: student (paper) | scratch "
+                            "(released code)", choices=AT_TARGETS)
 
 
 @register
@@ -103,29 +92,27 @@ class CTKD(Method):
     @classmethod
     def build(cls, config, dataset):
         opts = cls.make_options(config.options)
-        networks, frozen = {}, []
+        networks, frozen, pairs = {}, [], None
         networks["student"] = build_model(config.model, dataset.num_classes, dataset.in_channels)
         if cls.with_scratch:
             networks["scratch_teacher"] = build_model(opts.scratch_model, dataset.num_classes, dataset.in_channels)
             if opts.share_stem:
                 _share_stem(networks["scratch_teacher"], networks["student"], opts.scratch_model, config.model)
         if cls.with_expert:
-            if opts.expert is None:
-                raise UserError(f"method '{cls.name}' needs an expert teacher: train one with `ctkd-lab train "
-                                f"--method vanilla --model wrn_40_1 --dataset {config.dataset} --out runs/expert` "
-                                f"and pass --expert runs/expert")
-            expert, _ = network_from_checkpoint(opts.expert, dataset=dataset.name, num_classes=dataset.num_classes,
-                                                in_channels=dataset.in_channels, arch=opts.expert_model,
-                                                what="expert teacher")
+            expert = load_teacher(opts.expert, dataset, opts.expert_model, what="expert teacher")
             networks["expert_teacher"] = expert
             frozen.append("expert_teacher")
-            target = networks["scratch_teacher"] if getattr(opts, "at_target", "student") == "scratch" \
-                else networks["student"]
-            if len(target.stage_channels) != len(expert.stage_channels):
-                raise UserError(f"attention transfer pairs stages, but the expert {expert.arch} has "
-                                f"{len(expert.stage_channels)} and the {target.arch} has "
-                                f"{len(target.stage_channels)}; pick architectures with the same number of stages")
-        return cls(networks, frozen=frozen, options=opts)
+            target_name = "scratch_teacher" if getattr(opts, "at_target", "student") == "scratch" else "student"
+            pairs = attention_pairs(networks[target_name], expert, dataset, target_name.replace("_", " "),
+                                    "expert teacher")
+        return cls(networks, frozen=frozen, options=opts, pairs=pairs)
+
+    def __init__(self, networks, frozen=(), options=None, pairs=None):
+        super().__init__(networks, frozen=frozen, options=options)
+        self.pairs = pairs or []  # (target stage, expert stage) index pairs of the attention loss
+
+    def describe(self) -> dict:
+        return {"attention_pairs": describe_pairs(self.pairs)} if self.with_expert else {}
 
     def forward(self, images, labels):
         opts, nets = self.options, self.networks
@@ -144,16 +131,16 @@ class CTKD(Method):
                 hint = kd_loss(z_s, z_t.detach(), opts.temperature)
             losses["hint"] = opts.gamma * hint
             metrics["hint"] = hint.detach()
-            metrics.update(_agreement("scratch_teacher", z_s, z_t))
+            metrics.update(fidelity_metrics(z_s, z_t, role="scratch_teacher"))
         if self.with_expert:
             with torch.no_grad():
                 z_e, f_e = nets["expert_teacher"](images, return_features=True)
             logits["expert_teacher"] = z_e
             target = f_scratch if getattr(opts, "at_target", "student") == "scratch" else f_s
-            per_stage = attention_losses(target, [f.detach() for f in f_e])
+            per_stage = attention_losses([target[i] for i, _ in self.pairs], [f_e[j].detach() for _, j in self.pairs])
             losses["at"] = opts.beta * torch.stack(per_stage).sum()
-            metrics.update({f"at/stage{j + 1}": v.detach() for j, v in enumerate(per_stage)})
-            metrics.update(_agreement("expert_teacher", z_s, z_e))
+            metrics.update({f"at/stage{i + 1}": v.detach() for (i, _), v in zip(self.pairs, per_stage)})
+            metrics.update(fidelity_metrics(z_s, z_e, role="expert_teacher"))
         return StepOutput(logits=logits, losses=losses, metrics=metrics)
 
 
@@ -177,20 +164,30 @@ class CTKDExpertOnly(CTKD):
     with_scratch = False
 
 
-def _agreement(role: str, z_s: torch.Tensor, z_t: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Batch top-1 match rate and KL(p_t || p_s) at T = 1 between the student and ``role``."""
-    with torch.no_grad():
-        match = z_s.argmax(1).eq(z_t.argmax(1)).float().mean()
-        log_t, log_s = F.log_softmax(z_t.float(), 1), F.log_softmax(z_s.float(), 1)
-        kl = (log_t.exp() * (log_t - log_s)).sum(1).mean()
-    return {f"agreement/{role}": match, f"kl/{role}": kl}
+def _first_conv(net) -> tuple[nn.Module | None, str, nn.Conv2d | None]:
+    """(parent, attribute, conv) of the first Conv2d of ``net.stem`` (parent None: the stem is the conv)."""
+    if isinstance(net.stem, nn.Conv2d):
+        return None, "", net.stem
+    for parent in net.stem.modules():
+        for name, child in parent.named_children():
+            if isinstance(child, nn.Conv2d):
+                return parent, name, child
+    return None, "", None
 
 
 def _share_stem(teacher, student, teacher_arch: str, student_arch: str) -> None:
-    """Make the student's stem the very same module (one set of parameters) as the teacher's."""
-    t_shapes = [p.shape for p in teacher.stem.parameters()]
-    s_shapes = [p.shape for p in student.stem.parameters()]
-    if t_shapes != s_shapes or type(teacher.stem) is not type(student.stem):
-        raise UserError(f"share_stem needs stems of the same shape, but {teacher_arch} and {student_arch} differ; "
-                        f"use two networks of one family and base width (e.g. wrn_40_1 and wrn_16_1)")
-    student.stem = teacher.stem
+    """Make the student's first conv the very same module (one set of weights) as the teacher's.
+
+    Only the conv is shared; each network keeps its own BatchNorm (see the module docstring).
+    """
+    _, _, t_conv = _first_conv(teacher)
+    s_parent, s_name, s_conv = _first_conv(student)
+    if t_conv is None or s_conv is None or t_conv.weight.shape != s_conv.weight.shape \
+            or (t_conv.bias is None) != (s_conv.bias is None):
+        raise UserError(f"share_stem needs a first conv of the same shape in both networks, but {teacher_arch} "
+                        f"and {student_arch} differ; use two networks with the same stem width (e.g. wrn_40_1 "
+                        f"and resnet20, both 16 channels)")
+    if s_parent is None:
+        student.stem = t_conv
+    else:
+        setattr(s_parent, s_name, t_conv)

@@ -17,25 +17,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import UserError
 from ..losses import ce_loss, mutual_kl_loss
 from ..models import build_model
 from . import register
-from ._frozen import check_float, fidelity_metrics
 from .base import Method, StepOutput
+from .frozen_teacher import fidelity_metrics
+from .options import option
 
 
 @dataclass
 class DMLOptions:
     """Options of ``dml``: the peer's architecture and the temperature of the mutual KL terms."""
 
-    peer_model: str | None = None  # architecture of the peer; None: the same as the student (--model)
-    temperature: float = 1.0       # T of the mutual KL terms (1 = the paper)
-
-    def validate(self) -> None:
-        if self.peer_model is not None and (not isinstance(self.peer_model, str) or not self.peer_model.strip()):
-            raise UserError(f"peer_model must be a model name such as 'resnet20', got {self.peer_model!r}")
-        check_float("temperature", self.temperature, low=0.0, low_open=True, example="1.0")
+    peer_model: str | None = option(None, "the peer's architecture (default: the student's, --model)",
+                                    kind="model", example="resnet20")
+    temperature: float = option(1.0, "T of the mutual KL terms (1: the paper)", low=0.0, low_open=True)
 
 
 @register
@@ -50,10 +46,7 @@ class DML(Method):
     def build(cls, config, dataset):
         opts = cls.make_options(config.options)
         student = build_model(config.model, dataset.num_classes, dataset.in_channels)
-        try:
-            peer = build_model(opts.peer_model or config.model, dataset.num_classes, dataset.in_channels)
-        except ValueError as exc:
-            raise UserError(f"peer_model: {exc}") from None
+        peer = build_model(opts.peer_model or config.model, dataset.num_classes, dataset.in_channels)
         return cls({"student": student, "peer": peer}, options=opts)
 
     def forward(self, images, labels):

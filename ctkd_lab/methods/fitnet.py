@@ -17,36 +17,27 @@ implement that recipe.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 
 from ..errors import UserError
 from ..losses import ce_loss, fitnet_loss, make_regressor
-from ..models import build_model
 from . import register
-from ._frozen import TeacherOptions, check_float, fidelity_metrics, load_teacher
-from .base import Method, StepOutput
+from .base import StepOutput
+from .frozen_teacher import FrozenTeacherMethod, TeacherOptions, fidelity_metrics
+from .options import option
 
 
 @dataclass
 class FitNetOptions(TeacherOptions):
     """Options of ``fitnet``: the teacher, the hint weight beta and the (1-based) hinted stage."""
 
-    method: ClassVar[str] = "fitnet"
-    beta: float = 100.0   # weight of the hint term
-    hint_stage: int = 2   # 1-based stage whose output features are matched
-
-    def validate(self) -> None:
-        check_float("beta", self.beta, low=0.0, example="100")
-        if isinstance(self.hint_stage, bool) or not isinstance(self.hint_stage, int) or self.hint_stage < 1:
-            raise UserError(f"hint_stage is a 1-based stage number (1, 2, 3...), got {self.hint_stage!r}; "
-                            f"pass e.g. --hint-stage 2")
-        super().validate()
+    beta: float = option(100.0, "weight of the feature hint", low=0.0)
+    hint_stage: int = option(2, "1-based stage whose output features are matched", low=1)
 
 
 @register
-class FitNet(Method):
+class FitNet(FrozenTeacherMethod):
     """Student's stage features, through a learned regressor, regress the frozen teacher's, plus CE."""
 
     name = "fitnet"
@@ -58,17 +49,13 @@ class FitNet(Method):
         self.regressor = regressor
 
     @classmethod
-    def build(cls, config, dataset):
-        opts = cls.make_options(config.options)
-        student = build_model(config.model, dataset.num_classes, dataset.in_channels)
-        teacher = load_teacher(opts, dataset)
+    def check_pair(cls, student, teacher, opts, dataset) -> dict:
         k = opts.hint_stage
         if k > len(student.stages) or k > len(teacher.stages):
             raise UserError(f"hint_stage {k} does not exist: the student {student.arch} has {len(student.stages)} "
                             f"stages and the teacher {teacher.arch} has {len(teacher.stages)}; pass a smaller "
                             f"--hint-stage")
-        regressor = make_regressor(student.stage_channels[k - 1], teacher.stage_channels[k - 1])
-        return cls({"student": student, "teacher": teacher}, regressor, frozen=("teacher",), options=opts)
+        return {"regressor": make_regressor(student.stage_channels[k - 1], teacher.stage_channels[k - 1])}
 
     def forward(self, images, labels):
         k = self.options.hint_stage - 1

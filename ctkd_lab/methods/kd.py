@@ -10,51 +10,33 @@ released code does (``KLDivLoss()`` with its default mean); use it only to repli
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 
-from ..errors import UserError
-from ..losses import ce_loss, kd_loss, validate_kd_options
-from ..models import build_model
+from ..losses import KD_REDUCTIONS, ce_loss, kd_loss
 from . import register
-from ._frozen import TeacherOptions, check_float, fidelity_metrics, load_teacher
-from .base import Method, StepOutput
+from .base import StepOutput
+from .frozen_teacher import FrozenTeacherMethod, TeacherOptions, fidelity_metrics
+from .options import option
 
 
 @dataclass
 class KDOptions(TeacherOptions):
     """Options of ``kd``: the teacher, the temperature T, the KL reduction and the KD weight alpha."""
 
-    method: ClassVar[str] = "kd"
-    temperature: float = 4.0        # T > 0 softens both distributions
-    kl_reduction: str = "batchmean"  # "batchmean" (Hinton) | "elementwise" (TAKD/DGKD code, / C)
-    alpha: float = 0.9              # weight of the KD term; CE gets 1 - alpha
-
-    def validate(self) -> None:
-        check_float("alpha", self.alpha, low=0.0, high=1.0, example="0.9")
-        check_float("temperature", self.temperature, low=0.0, low_open=True, example="4.0")
-        try:
-            validate_kd_options(self.temperature, self.kl_reduction)
-        except ValueError as exc:
-            raise UserError(str(exc).rstrip(".")) from None
-        super().validate()
+    temperature: float = option(4.0, "T of the softened distributions", low=0.0, low_open=True)
+    kl_reduction: str = option("batchmean", "batchmean (Hinton) | elementwise (TAKD/DGKD code: divides by C)",
+                               choices=KD_REDUCTIONS)
+    alpha: float = option(0.9, "weight of the KD term; CE gets 1 - alpha", low=0.0, high=1.0)
 
 
 @register
-class KD(Method):
+class KD(FrozenTeacherMethod):
     """Student learns from the labels and from the frozen teacher's softened distribution."""
 
     name = "kd"
     Options = KDOptions
     description = "Hinton KD from a frozen teacher: (1-alpha)*CE + alpha*T^2*KL(p_t^T || p_s^T)"
-
-    @classmethod
-    def build(cls, config, dataset):
-        opts = cls.make_options(config.options)
-        student = build_model(config.model, dataset.num_classes, dataset.in_channels)
-        teacher = load_teacher(opts, dataset)
-        return cls({"student": student, "teacher": teacher}, frozen=("teacher",), options=opts)
 
     def forward(self, images, labels):
         opts = self.options

@@ -18,11 +18,8 @@ Stage features are each stage's last ReLU output.
 """
 from __future__ import annotations
 
-from torch import nn
-
-from .base import StagedNet
-from .pooled import pooled_stages
-from .resnet import init_weights
+from . import MODELS
+from .pooled import PooledNet
 
 PLAIN_LAYOUTS = {
     "plain2": [1, 1],
@@ -33,20 +30,16 @@ PLAIN_LAYOUTS = {
 }
 
 
-class PlainCNN(StagedNet):
+class PlainCNN(PooledNet):
     """conv-BN-ReLU stacks with max-pools between stages; ``convs_per_stage`` sets the layout."""
 
     def __init__(self, arch: str, convs_per_stage: list[int], num_classes: int,
                  in_channels: int = 3, base_width: int = 32) -> None:
-        super().__init__()
-        self.arch, self.num_classes, self.in_channels = arch, num_classes, in_channels
-        self.stage_channels = [base_width * 2**i for i in range(len(convs_per_stage))]
-        stages, c_in = pooled_stages(convs_per_stage, self.stage_channels, in_channels)
-        self.stages.extend(stages)
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, num_classes))
-        init_weights(self)
+        widths = [base_width * 2**i for i in range(len(convs_per_stage))]
+        super().__init__(arch, convs_per_stage, widths, num_classes, in_channels)
 
 
+@MODELS.register(*PLAIN_LAYOUTS)
 def plain(name: str, num_classes: int, in_channels: int = 3) -> PlainCNN:
     """Build ``plain2`` ... ``plain10`` from its registry name."""
     return PlainCNN(name, PLAIN_LAYOUTS[name], num_classes, in_channels)

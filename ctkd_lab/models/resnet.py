@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import MODELS
 from .base import StagedNet
 
 
@@ -87,6 +88,7 @@ RESNET_DEPTHS = (8, 14, 20, 26, 32, 44, 56, 110)
 X4_RESNETS = {"resnet8x4": 8, "resnet32x4": 32}  # name -> depth; widths [32, 64, 128, 256]
 
 
+@MODELS.register(*(f"resnet{depth}" for depth in RESNET_DEPTHS), *X4_RESNETS)
 def resnet(name: str, num_classes: int, in_channels: int = 3) -> CifarResNet:
     """Build ``resnet<d>`` or ``resnet<d>x4`` from its registry name."""
     if name in X4_RESNETS:

@@ -8,9 +8,13 @@ as in the attention-transfer code.
 """
 from __future__ import annotations
 
+import re
+
 import torch
 from torch import nn
 
+from ..errors import UserError
+from . import MODELS
 from .base import StagedNet
 from .resnet import init_weights
 
@@ -62,3 +66,20 @@ class WideResNet(StagedNet):
             nn.Linear(c_in, num_classes),
         )
         init_weights(self)
+
+
+WRN_PATTERN = r"wrn_([1-9][0-9]*)_([1-9][0-9]*)"
+WRN_EXAMPLES = ("wrn_16_1", "wrn_16_2", "wrn_28_10", "wrn_40_1", "wrn_40_2")  # listed; any depth/width builds
+
+
+@MODELS.register(*WRN_EXAMPLES, pattern=WRN_PATTERN)
+def wide_resnet(name: str, num_classes: int, in_channels: int = 3) -> WideResNet:
+    """Build ``wrn_<depth>_<width>`` from its registry name; the depth must be 6n+4 with n >= 1."""
+    depth, width = (int(part) for part in re.fullmatch(WRN_PATTERN, name).groups())
+    if depth < 10 or (depth - 4) % 6:
+        lower = max(10, depth - (depth - 4) % 6)
+        raise UserError(
+            f"Wide ResNet depth must be 6n+4 with n >= 1 (10, 16, 22, 28, 34, 40, ...), got {name!r}; "
+            f"try wrn_{lower}_{width} or wrn_{lower + 6}_{width}."
+        )
+    return WideResNet(name, depth, width, num_classes, in_channels)

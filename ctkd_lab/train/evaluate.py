@@ -9,6 +9,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..losses import fidelity
+from ..models.modes import evaluating
+
 
 def expected_calibration_error(logits: torch.Tensor, labels: torch.Tensor, bins: int = 15) -> float:
     """ECE = sum_b (|B_b| / N) * |acc(B_b) - conf(B_b)| over equal-width confidence bins."""
@@ -26,30 +29,32 @@ def expected_calibration_error(logits: torch.Tensor, labels: torch.Tensor, bins:
 
 def agreement(a_logits: torch.Tensor, b_logits: torch.Tensor) -> float:
     """Top-1 agreement: fraction of samples where both networks predict the same class."""
-    return float(a_logits.argmax(1).eq(b_logits.argmax(1)).float().mean())
+    return float(fidelity(a_logits, b_logits)[0])
 
 
 def mean_kl(teacher_logits: torch.Tensor, student_logits: torch.Tensor) -> float:
     """Mean over samples of KL(softmax(teacher) || softmax(student)), T = 1."""
-    t = F.log_softmax(teacher_logits.float(), dim=1)
-    s = F.log_softmax(student_logits.float(), dim=1)
-    return float((t.exp() * (t - s)).sum(1).mean())
+    return float(fidelity(student_logits, teacher_logits)[1])
 
 
-@torch.no_grad()
+def network_logits(net, loader) -> tuple[torch.Tensor, torch.Tensor]:
+    """One network's float32 logits over ``loader`` (eval mode, no gradient; mode restored) and the labels."""
+    with evaluating(net):
+        pairs = [(net(x).float(), y) for x, y in loader]
+    return torch.cat([z for z, _ in pairs]), torch.cat([y for _, y in pairs])
+
+
 def collect_logits(method, loader, placement, roles=None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """All logits of ``loader`` per role (float32, on the device) and the labels; only ``roles`` run."""
-    was_training = method.training
-    method.eval()
     outs: dict[str, list[torch.Tensor]] = {}
     labels = []
-    for images, y in loader:
-        with placement.autocast():
-            logits = method.predict(images, roles)
-        for role, z in logits.items():
-            outs.setdefault(role, []).append(z.float())
-        labels.append(y)
-    method.train(was_training)
+    with evaluating(method):
+        for images, y in loader:
+            with placement.autocast():
+                logits = method.predict(images, roles)
+            for role, z in logits.items():
+                outs.setdefault(role, []).append(z.float())
+            labels.append(y)
     return {r: torch.cat(v) for r, v in outs.items()}, torch.cat(labels)
 
 
@@ -66,6 +71,6 @@ def summarise(logits: dict[str, torch.Tensor], labels: torch.Tensor, primary: st
     if primary in logits:
         for t in teachers:
             if t in logits and t != primary:
-                out[primary][f"agreement_{t}"] = agreement(logits[primary], logits[t])
-                out[primary][f"kl_{t}"] = mean_kl(logits[t], logits[primary])
+                agree, kl = fidelity(logits[primary], logits[t])
+                out[primary][f"agreement_{t}"], out[primary][f"kl_{t}"] = float(agree), float(kl)
     return out

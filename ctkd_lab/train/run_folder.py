@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -67,18 +68,16 @@ class RunFolder:
     def exists(self) -> bool:
         return self.file(CONFIG).is_file()
 
-    def check_can_start(self, config_dict: dict, resume: bool, defaults: dict | None = None) -> str:
-        """'new' or 'resume'; raises UserError when the folder holds something else.
+    def check_can_start(self, config_dict: dict, resume: bool) -> str:
+        """'new' or 'resume'; raises UserError when the folder holds something else."""
+        from .naming import settings_diff
 
-        ``defaults`` fill the fields a run written by an older version does not have.
-        """
         if resume:
             if not self.file(CHECKPOINT).is_file() or not self.exists:
                 raise UserError(f"nothing to resume in '{self.path}': it has no config.json and checkpoint.pt; "
                                 f"drop --resume to start a new run there")
-            old = {**_clean(defaults or {}), **json.loads(self.file(CONFIG).read_text())["config"]}
-            if old != _clean(config_dict):
-                diff = sorted(k for k in set(old) | set(config_dict) if old.get(k) != config_dict.get(k))
+            diff = settings_diff(self.read_config()["config"], config_dict)
+            if diff:
                 raise UserError(f"'{self.path}' holds a run with other settings ({', '.join(diff)}); "
                                 f"resume with the same settings or choose another --out")
             return "resume"
@@ -88,6 +87,37 @@ class RunFolder:
                                 f"or choose another --out")
             raise UserError(f"'{self.path}' is not empty; choose an empty or new --out folder")
         return "new"
+
+    def read_config(self) -> dict:
+        """config.json: ``{"config": ..., "resolved": ...}``."""
+        return json.loads(self.file(CONFIG).read_text())
+
+    @property
+    def finished(self) -> bool:
+        p = self.file(METRICS)
+        return p.is_file() and bool(json.loads(p.read_text()).get("finished"))
+
+    @property
+    def state(self) -> str:
+        """'done' (finished), 'partial' (resumable), 'stale' (started, no checkpoint yet) or 'new'."""
+        if self.finished:
+            return "done"
+        if self.exists and self.file(CHECKPOINT).is_file():
+            return "partial"
+        if self.exists:
+            return "stale"
+        return "new"
+
+    def reuse_mode(self) -> str:
+        """What reusing this folder means: 'done' (keep it), 'resume' (continue it) or 'new'.
+
+        A stale run (killed before its first checkpoint) has nothing worth keeping and is removed
+        here, the one place that deletes run folders.
+        """
+        state = self.state
+        if state == "stale":
+            shutil.rmtree(self.path)
+        return {"done": "done", "partial": "resume"}.get(state, "new")
 
     def create(self, config_record: dict) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -114,6 +144,15 @@ class RunFolder:
 
     def write_metrics(self, metrics: dict) -> None:
         atomic_write_json(self.file(METRICS), metrics)
+
+
+def run_state(folder: str | Path) -> str:
+    """:attr:`RunFolder.state` of ``folder``."""
+    return RunFolder(folder).state
+
+
+def is_finished(folder: str | Path) -> bool:
+    return RunFolder(folder).finished
 
 
 def read_jsonl(path: str | Path) -> list[dict]:

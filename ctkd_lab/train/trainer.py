@@ -19,25 +19,22 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import __version__
-from ..data import DeviceLoader, Split, load_dataset, per_class_subset, train_val_split
+from ..data import DeviceLoader, Split, eval_loader, load_dataset, per_class_subset, train_val_split
 from ..errors import UserError
 from ..methods import get_method
 from ..methods.teachers import CHECKPOINT_FORMAT, absolute_checkpoint_options, read_checkpoint
-from .config import TrainConfig
-from .device import placement_for
+from ..models.modes import evaluating
+from .config import TrainConfig, resolve_defaults
+from .device import apply_threads, choose_threads, placement_for
 from .evaluate import collect_logits, summarise
+from .naming import default_out, settings_diff
+from .progress import Progress
 from .run_folder import CHECKPOINT, HISTORY, PROBE, RunFolder, atomic_torch_save
 from .schedule import lr_at, milestones_for
-
-EVAL_BATCH = 500
 
 
 class TrainingDiverged(RuntimeError):
     """A loss term became NaN or infinite; the run folder keeps the last good checkpoint."""
-
-
-def default_out(config: TrainConfig) -> Path:
-    return Path("runs") / f"{config.method}_{config.model}_{config.dataset.replace(':', '_').replace('/', '_')}_seed{config.seed}"
 
 
 class Trainer:
@@ -49,7 +46,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, out: str | Path | None = None, resume: bool = False,
                  quiet: bool = False, callbacks=(), dataset=None):
-        config = dataclasses.replace(config, options=dict(config.options))
+        config = resolve_defaults(dataclasses.replace(config, options=dict(config.options)))
         config.validate()
         self.method_cls = get_method(config.method)
         # checkpoint paths absolute, so the run records its teacher wherever it is read from
@@ -57,10 +54,12 @@ class Trainer:
             dataclasses.asdict(self.method_cls.make_options(config.options)))
         self.config = config
         self.folder = RunFolder(out if out is not None else default_out(config))
-        self.mode = self.folder.check_can_start(config.to_dict(), resume, defaults=TrainConfig().to_dict())
+        self.mode = self.folder.check_can_start(config.to_dict(), resume)
         self.quiet = quiet
         self.callbacks = list(callbacks)
         self.placement = placement_for(config)
+        recorded = self.folder.read_config()["resolved"].get("threads") if self.mode == "resume" else None
+        self.threads, self.threads_reason = choose_threads(config.threads, self.placement.device, recorded)
         self.dataset = dataset if dataset is not None else load_dataset(
             config.dataset, root=config.data_root, cache_dir=config.cache_dir, download=config.download)
         torch.manual_seed(config.seed)
@@ -78,10 +77,7 @@ class Trainer:
         self.epoch = 0          # epochs completed
         self.step = 0           # optimiser steps taken
         self.wall_time = 0.0
-        self.best: dict[str, dict] = {}
-        self.best_val: dict[str, dict] = {}     # per role: best validation acc, its epoch, test acc then
-        self.last_val: dict[str, float] = {}
-        self.last_eval: dict[str, dict] = {}
+        self.progress = Progress()  # last evaluation and best epochs, per role
         self.frozen_logits = None
 
     # -- set-up --------------------------------------------------------------------------
@@ -106,14 +102,12 @@ class Trainer:
         self.train_loader = DeviceLoader(train, batch, train=True, flip=cfg.augment and ds.flip,
                                          pad=ds.pad if cfg.augment else 0, seed=cfg.seed,
                                          drop_last=self.train_size % batch == 1, **common)
-        self.test_loader = DeviceLoader(ds.test, EVAL_BATCH, train=False, flip=False, pad=0,
-                                        seed=cfg.seed, **common)
+        where = dict(device=pl.device, channels_last=pl.channels_last)
+        self.test_loader = eval_loader(ds, **where)
         self.val_size = 0 if val is None else len(val.labels)
-        self.val_loader = None if val is None else DeviceLoader(val, EVAL_BATCH, train=False, flip=False, pad=0,
-                                                                seed=cfg.seed, **common)
+        self.val_loader = None if val is None else eval_loader(ds, val, **where)
         probe = Split(ds.test.images[:cfg.probe_size], ds.test.labels[:cfg.probe_size])
-        self.probe_images, self.probe_labels = next(iter(DeviceLoader(
-            probe, cfg.probe_size, train=False, flip=False, pad=0, seed=cfg.seed, **common)))
+        self.probe_images, self.probe_labels = next(iter(eval_loader(ds, probe, batch_size=cfg.probe_size, **where)))
 
     def _config_record(self) -> dict:
         cfg, ds, pl = self.config, self.dataset, self.placement
@@ -121,6 +115,7 @@ class Trainer:
             "config": cfg.to_dict(),
             "resolved": {
                 "device": str(pl.device), "precision": pl.precision, "channels_last": pl.channels_last,
+                "threads": self.threads, "threads_reason": self.threads_reason,
                 "dataset_source": ds.source, "num_classes": ds.num_classes, "in_channels": ds.in_channels,
                 "train_size": self.train_size, "val_size": self.val_size, "test_size": len(ds.test.labels),
                 "flip": bool(cfg.augment and ds.flip), "pad": ds.pad if cfg.augment else 0,
@@ -129,6 +124,7 @@ class Trainer:
                               "params": _params(self.method.networks[r])}
                           for r in self.method.roles},
                 "primary": self.method.primary,
+                "method": self.method.describe(),
                 "steps_per_epoch": len(self.train_loader),
                 "torch": torch.__version__, "ctkd_lab": __version__,
             },
@@ -151,31 +147,25 @@ class Trainer:
             "probe_lines": self.folder.line_count(PROBE),
             "rng": {"torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
-            "best": self.best,
-            "best_val": self.best_val,
-            "last_val": self.last_val,
+            "progress": self.progress.state_dict(),
             "metrics": self.metrics(),
         }
 
     def _restore(self) -> None:
         ckpt = read_checkpoint(self.folder.file(CHECKPOINT), map_location=self.placement.device)
-        if ckpt["config"] != self.config.to_dict():
+        if settings_diff(ckpt["config"], self.config.to_dict()):
             raise UserError(f"the checkpoint in '{self.folder.path}' belongs to other settings; "
                             f"resume with the settings in its config.json")
         self.method.load_state_dict(ckpt["method_state"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scaler.load_state_dict(ckpt["scaler"])
         self.epoch, self.step, self.wall_time = ckpt["epoch"], ckpt["step"], ckpt["wall_time"]
-        self.best = ckpt["best"]
-        self.best_val = ckpt.get("best_val", {})
-        self.last_val = ckpt.get("last_val", {})
+        self.progress = Progress.from_checkpoint(ckpt)
         self.folder.truncate(HISTORY, ckpt["history_lines"])
         self.folder.truncate(PROBE, ckpt["probe_lines"])
         torch.set_rng_state(ckpt["rng"]["torch"].cpu())
         if ckpt["rng"]["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all([s.cpu() for s in ckpt["rng"]["cuda"]])
-        self.last_eval = {r: {"acc": m["test_acc"]} for r, m in ckpt["metrics"].items()
-                          if isinstance(m, dict) and "test_acc" in m}
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> dict:
@@ -186,7 +176,9 @@ class Trainer:
             self.folder.create(self._config_record())
         total_steps = self.config.epochs * len(self.train_loader)
         bar = tqdm(total=total_steps, initial=self.epoch * len(self.train_loader), disable=self.quiet,
-                   desc=f"{self.config.method} {self.config.model}", unit="step", leave=True)
+                   desc=f"{self.config.method} {self.config.model}, {self.threads_reason}", unit="step",
+                   leave=True)
+        threads_before = apply_threads(self.threads)  # restored below: a notebook kernel is left as it was
         try:
             if self.step == 0 and self.config.probe_every:
                 self._probe()
@@ -194,6 +186,7 @@ class Trainer:
                 self._train_epoch(bar)
         finally:
             bar.close()
+            apply_threads(threads_before)
         metrics = self.metrics()
         self._emit("end", metrics)
         return metrics
@@ -205,14 +198,13 @@ class Trainer:
         return lr
 
     def _train_epoch(self, bar) -> None:
-        cfg, pl, method = self.config, self.placement, self.method
-        epoch = self.epoch + 1
+        """One epoch: the step loop, then :meth:`_end_epoch` for evaluation and bookkeeping."""
+        cfg, pl = self.config, self.placement
         lr = self._set_lr()
         self.train_loader.set_epoch(self.epoch)
-        method.train()
+        self.method.train()
         start = time.perf_counter()
-        window = _Window()
-        epoch_sums = _Window()
+        window, epoch_sums = _Window(), _Window()
         for images, labels in self.train_loader:
             with pl.autocast():
                 out = self.step_module(images, labels)
@@ -222,52 +214,47 @@ class Trainer:
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.step += 1
-            window.add(out, total, labels)
-            epoch_sums.add(out, total, labels)
+            window.add(out, total, labels, self.step)
+            epoch_sums.add(out, total, labels, self.step)
             bar.update(1)
             if self.step % cfg.log_every == 0:
-                self._log_window(window, epoch, lr, bar)
+                self._log_window(window, self.epoch + 1, lr, bar)
                 window = _Window()
             if cfg.probe_every and self.step % cfg.probe_every == 0:
                 self._probe()
         if window.count:
-            self._log_window(window, epoch, lr, bar)
-        train_stats = epoch_sums.means()
-        train_time = time.perf_counter() - start
-        evals = self.evaluate()
-        val_accs = self.validate()
-        self.wall_time += time.perf_counter() - start
-        self.epoch = epoch
-        record = {"kind": "epoch", "epoch": epoch, "step": self.step, "lr": lr,
-                  "images_per_s": epoch_sums.samples / max(train_time, 1e-9),
+            self._log_window(window, self.epoch + 1, lr, bar)
+        self._end_epoch(lr, epoch_sums, time.perf_counter() - start)
+
+    def _end_epoch(self, lr: float, sums: _Window, train_time: float) -> None:
+        """Evaluate, update the progress record, write history, metrics and the checkpoint."""
+        start = time.perf_counter()
+        evals, val_accs = self.evaluate(), self.validate()
+        self.wall_time += train_time + time.perf_counter() - start
+        self.epoch += 1
+        self.progress.update(self.epoch, evals, val_accs, self.method.trained_roles)
+        stats = sums.means()
+        record = {"kind": "epoch", "epoch": self.epoch, "step": self.step, "lr": lr,
+                  "images_per_s": sums.samples / max(train_time, 1e-9),
                   "epoch_time_s": train_time, "wall_time_s": self.wall_time}
-        record.update({k: v for k, v in train_stats.items() if k.startswith("loss")})
-        for role in method.roles:
-            if f"batch_acc/{role}" in train_stats:
-                record[f"train_acc/{role}"] = train_stats[f"batch_acc/{role}"]
-            for key, value in evals[role].items():
-                record[f"test_{key}/{role}"] = value
-        for role, acc in val_accs.items():
-            record[f"val_acc/{role}"] = acc
-            if role not in self.best_val or acc > self.best_val[role]["acc"]:
-                self.best_val[role] = {"acc": acc, "epoch": epoch, "test_acc": evals[role]["acc"]}
-        self.last_val = val_accs
-        for role, ev in evals.items():
-            if role in method.trained_roles and (role not in self.best or ev["acc"] > self.best[role]["acc"]):
-                self.best[role] = {"acc": ev["acc"], "epoch": epoch}
-        self.last_eval = evals
+        record.update({k: v for k, v in stats.items() if k.startswith("loss")})
+        for role in self.method.roles:
+            if f"batch_acc/{role}" in stats:
+                record[f"train_acc/{role}"] = stats[f"batch_acc/{role}"]
+            record.update({f"test_{key}/{role}": value for key, value in evals[role].items()})
+        record.update({f"val_acc/{role}": acc for role, acc in val_accs.items()})
         self.folder.append(HISTORY, record)
         self.folder.write_metrics(self.metrics())
         atomic_torch_save(self.folder.file(CHECKPOINT), self._checkpoint())
         self._emit("epoch", record)
 
-    def _log_window(self, window: "_Window", epoch: int, lr: float, bar) -> None:
+    def _log_window(self, window: _Window, epoch: int, lr: float, bar) -> None:
         stats = window.means()
-        bad = [k for k, v in stats.items() if k.startswith("loss") and not _finite(v)]
-        if bad:
-            term = bad[-1] if len(bad) > 1 and bad[0] == "loss" else bad[0]
+        if not all(_finite(v) for k, v in stats.items() if k.startswith("loss")):
+            term, step = window.first_nonfinite()
+            value = stats.get(f"loss/{term}", stats["loss"])
             raise TrainingDiverged(
-                f"loss term '{term.removeprefix('loss/')}' became {stats[term]} at epoch {epoch}, step {self.step}; "
+                f"loss term '{term}' became {value} at epoch {epoch}, step {step if step > 0 else self.step}; "
                 f"the last good checkpoint (epoch {self.epoch}) is in '{self.folder.path}'; "
                 f"lower --lr or the loss weights and start again")
         elapsed = time.perf_counter() - window.start
@@ -278,14 +265,10 @@ class Trainer:
                         acc=f"{stats.get(f'batch_acc/{self.method.primary}', float('nan')):.3f}", refresh=False)
         self._emit("step", record)
 
-    @torch.no_grad()
     def _probe(self) -> None:
-        was = self.method.training
-        self.method.eval()
-        with self.placement.autocast():
+        with evaluating(self.method), self.placement.autocast():
             logits = {r: self.method.networks[r](self.probe_images).float().cpu().tolist()
                       for r in self.method.roles}
-        self.method.train(was)
         self.folder.append(PROBE, {"step": self.step, "epoch": self.epoch,
                                    "labels": self.probe_labels.cpu().tolist(), "logits": logits})
 
@@ -312,21 +295,8 @@ class Trainer:
                      "epochs": self.config.epochs, "finished": self.epoch >= self.config.epochs,
                      "wall_time_s": self.wall_time}
         for role in self.method.roles:
-            ev = self.last_eval.get(role)
-            entry = {"frozen": role in self.method.frozen,
-                     "params": _params(self.method.networks[role])}
-            if ev is not None:
-                entry["test_acc"] = ev["acc"]
-                entry.update({k: v for k, v in ev.items() if k != "acc"})
-            if role in self.best:
-                entry["best_test_acc"] = self.best[role]["acc"]
-                entry["best_epoch"] = self.best[role]["epoch"]
-            if role in self.best_val:  # model selection on held-out data, not on the test set
-                entry["val_acc"] = self.last_val.get(role)
-                entry["best_val_acc"] = self.best_val[role]["acc"]
-                entry["best_val_epoch"] = self.best_val[role]["epoch"]
-                entry["test_acc_at_best_val"] = self.best_val[role]["test_acc"]
-            out[role] = entry
+            out[role] = {"frozen": role in self.method.frozen, "params": _params(self.method.networks[role]),
+                         **self.progress.role_metrics(role)}
         return out
 
     def _emit(self, event: str, record: dict) -> None:
@@ -335,15 +305,20 @@ class Trainer:
 
 
 class _Window:
-    """Running sums of loss terms, metrics and batch accuracies, synced to the host once per log."""
+    """Running sums of loss terms, metrics and batch accuracies, synced to the host once per log.
+
+    It also notes, per loss term and without a host sync, the first step at which the term was not
+    finite, so a diverged run names the term that broke first (later every term is NaN).
+    """
 
     def __init__(self):
         self.start = time.perf_counter()
         self.sums: dict[str, torch.Tensor] = {}
+        self.first_bad: dict[str, torch.Tensor] = {}
         self.count = 0
         self.samples = 0
 
-    def add(self, out, total, labels) -> None:
+    def add(self, out, total, labels, step: int) -> None:
         n = labels.shape[0]
         values = {"loss": total.detach()}
         values.update({f"loss/{k}": v.detach() for k, v in out.losses.items()})
@@ -353,8 +328,22 @@ class _Window:
         for k, v in values.items():
             v = v.float() * n
             self.sums[k] = self.sums[k] + v if k in self.sums else v
+        for k, v in out.losses.items():
+            bad = torch.where(torch.isfinite(v.detach()), float("inf"), float(step))
+            self.first_bad[k] = torch.minimum(self.first_bad[k], bad) if k in self.first_bad else bad
         self.count += 1
         self.samples += n
+
+    def first_nonfinite(self) -> tuple[str, int]:
+        """(term, step) of the earliest non-finite loss term (the first term listed wins a tie)."""
+        keys = list(self.first_bad)
+        if not keys:
+            return "loss (the sum of the terms)", -1
+        steps = torch.stack([self.first_bad[k].float() for k in keys]).tolist()
+        best = min(range(len(keys)), key=lambda i: (steps[i], i))
+        if steps[best] == float("inf"):  # every term finite, their sum overflowed
+            return "loss (the sum of the terms)", -1
+        return keys[best], int(steps[best])
 
     def means(self) -> dict[str, float]:
         if not self.sums:

@@ -10,12 +10,14 @@
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
+
+from .style import TEMPLATE, palette_color
 
 #: Heat colours for maps (dark = low, bright = high); the same in every figure of this module.
 MAP_COLORSCALE = "Inferno"
@@ -112,7 +114,7 @@ def attention_figure(image, maps_by_network: Mapping[str, Sequence[torch.Tensor]
     fig.update_annotations(font_size=11)
     fig.update_layout(
         title=title or "Attention maps per stage, A = Q / ‖Q‖ (bright = high)",
-        template="plotly_white", width=max(520, 40 + _CELL * cols), height=120 + (_CELL + 12) * rows,
+        template=TEMPLATE, width=max(520, 40 + _CELL * cols), height=120 + (_CELL + 12) * rows,
         margin=dict(l=70, r=20, t=90, b=20), showlegend=False)
     return fig
 
@@ -152,7 +154,7 @@ def gradcam_figure(image, cams_by_network: Mapping[str, torch.Tensor], notes: Ma
     fig.update_annotations(font_size=11)
     fig.update_layout(
         title=title or f"Grad-CAM{where} (1 = strongest evidence for the class)",
-        template="plotly_white", width=max(520, 80 + (_CELL + 20) * cols), height=_CELL + 170,
+        template=TEMPLATE, width=max(520, 80 + (_CELL + 20) * cols), height=_CELL + 170,
         margin=dict(l=20, r=20, t=100, b=20), showlegend=False)
     return fig
 
@@ -172,13 +174,13 @@ def agreement_figure(results: Mapping[str, Mapping[str, float]], title: str | No
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12, subplot_titles=(
         "cosine similarity with the expert's maps (higher = closer)",
         "attention-transfer distance to the expert (lower = closer)"))
-    palette = ["#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3", "#FF6692"]
     for i, (name, r) in enumerate(results.items()):
-        color = palette[i % len(palette)]
+        color = palette_color(i)
         cos = [r[f"cosine/stage{k}"] for k in range(1, n_stages + 1)] + [r["cosine"]]
         dist = [r[f"at_distance/stage{k}"] for k in range(1, n_stages + 1)] + [r["at_distance"]]
         fig.add_trace(go.Bar(x=stage_labels + ["mean over stages"], y=cos, name=name, legendgroup=name,
-                             marker_color=color, hovertemplate=f"{name}<br>%{{x}}: cosine %{{y:.4f}}<extra></extra>"), 1, 1)
+                             marker_color=color,
+                             hovertemplate=f"{name}<br>%{{x}}: cosine %{{y:.4f}}<extra></extra>"), 1, 1)
         fig.add_trace(go.Bar(x=stage_labels + ["sum over stages"], y=dist, name=name, legendgroup=name,
                              marker_color=color, showlegend=False,
                              hovertemplate=f"{name}<br>%{{x}}: distance %{{y:.2e}}<extra></extra>"), 1, 2)
@@ -186,7 +188,7 @@ def agreement_figure(results: Mapping[str, Mapping[str, float]], title: str | No
     fig.update_yaxes(title_text="mean (1/HW)·‖A_s − A_e‖²", tickformat=".1e", row=1, col=2)
     images = min(int(r["num_images"]) for r in results.values())
     fig.update_layout(title=title or f"Attention agreement with the expert teacher ({images} test images)",
-                      barmode="group", template="plotly_white", height=460,
+                      barmode="group", template=TEMPLATE, height=460,
                       legend=dict(orientation="h", y=-0.15), margin=dict(t=90))
     fig.update_annotations(font_size=12)
     return fig

@@ -1,9 +1,10 @@
-"""Figures for a comparison of methods over seeds (rows from :mod:`ctkd_lab.analysis.compare`).
+"""Figures for a comparison of methods over seeds (rows from :mod:`ctkd_lab.analysis.study_stats`).
 
     rows = run_study(base, methods, seeds, study)
     accuracy_bars(rows, study_runs(study, methods, seeds), which="both").show()
     accuracy_vs_params(study_points(study, methods, seeds)).show()
     fidelity_calibration_figure(rows).show()
+    learning_curves(seed_curves(study_runs(study, methods, seeds))).show()
 
 Bars are means over seeds, error bars one sample standard deviation (ddof = 1), and the dots
 over the bars the individual seeds: with two or three seeds, look at the dots.
@@ -11,20 +12,12 @@ over the bars the individual seeds: with two or three seeds, look at the dots.
 from __future__ import annotations
 
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-#: one colour per method, the same in every figure of a comparison
-METHOD_COLORS = {"vanilla": "#7f7f7f", "kd": "#1f77b4", "at": "#17becf", "fitnet": "#bcbd22", "dml": "#8c564b",
-                 "ctkd-scratch": "#ff7f0e", "ctkd-expert": "#2ca02c", "ctkd": "#d62728"}
+from .style import TEMPLATE, is_fraction, log_axis, method_color, si_text
 
 WHICH = {"last": ("last_acc", "test_acc", "last epoch", "as training left it"),
          "best": ("best_acc", "best_test_acc", "best epoch", "picked on the test set: optimistic")}
-
-
-def method_color(method: str, index: int = 0) -> str:
-    """The colour of ``method`` (a fixed one for the kit's methods, else from plotly's palette)."""
-    return METHOD_COLORS.get(method, qualitative.Plotly[index % len(qualitative.Plotly)])
 
 
 def _pct(value):
@@ -47,7 +40,7 @@ def accuracy_bars(rows: list[dict], runs_by_method: dict[str, list[dict]] | None
 
     ``which``: "last" (the final epoch), "best" (the best epoch, chosen on the test set, so an
     optimistic number) or "both" (two panels). ``runs_by_method`` (from
-    :func:`~ctkd_lab.analysis.compare.study_runs`) adds each seed as a dot over its bar. ``zoom``
+    :func:`~ctkd_lab.analysis.study_runs.study_runs`) adds each seed as a dot over its bar. ``zoom``
     starts the y axis near the lowest value instead of 0 (the title then says so).
     """
     if which not in ("last", "best", "both"):
@@ -87,7 +80,7 @@ def accuracy_bars(rows: list[dict], runs_by_method: dict[str, list[dict]] | None
     else:
         fig.update_yaxes(range=[0, 100.5])
     fig.update_yaxes(title_text="test accuracy (%)", row=1, col=1)
-    fig.update_layout(title=title, template="plotly_white", bargap=0.35,
+    fig.update_layout(title=title, template=TEMPLATE, bargap=0.35,
                       legend=dict(orientation="h", y=-0.15))
     return fig
 
@@ -95,7 +88,7 @@ def accuracy_bars(rows: list[dict], runs_by_method: dict[str, list[dict]] | None
 def accuracy_vs_params(points: list[dict], dodge: float = 0.012) -> go.Figure:
     """Last-epoch test accuracy against parameter count (log x): students and their teachers.
 
-    ``points`` from :func:`~ctkd_lab.analysis.compare.study_points`. Students are circles in their
+    ``points`` from :func:`~ctkd_lab.analysis.study_runs.study_points`. Students are circles in their
     method's colour, teachers diamonds (scratch teachers in the colour of the method that trained
     them, frozen teachers black); each size is labelled once, above its column. Points of one size
     are spread sideways by ``dodge`` decades each so they do not hide one another (hover shows the
@@ -125,15 +118,16 @@ def accuracy_vs_params(points: list[dict], dodge: float = 0.012) -> go.Figure:
         archs = ", ".join(dict.fromkeys(p["arch"] for p in group))
         fig.add_annotation(x=math.log10(params), y=top, text=f"{archs}<br>{params:,} params", showarrow=False,
                            yanchor="bottom", yshift=6, font=dict(size=11, color="#444"))
+    fig.update_xaxes(type="log", title="parameters (log scale; points of one size are spread slightly sideways)")
     if shown:  # room for the dodged points and the labels (log axis: the range is in decades)
         lo, hi = (math.log10(f(p["params"] for p in shown)) for f in (min, max))
         pad = max(0.15, 0.25 * (hi - lo))
         fig.update_xaxes(range=[lo - pad, hi + pad])
+        log_axis(fig, [10 ** (lo - pad), 10 ** (hi + pad)], axis="x", text=si_text)
         fig.update_yaxes(range=[max(0.0, min(100 * (p["acc_mean"] - (p["acc_std"] or 0)) for p in shown) - 5), 108])
-    fig.update_xaxes(type="log", title="parameters (log scale; points of one size are spread slightly sideways)")
     fig.update_yaxes(title="last-epoch test accuracy (%)")
     fig.update_layout(title="Accuracy against size: the students and the teachers that taught them",
-                      template="plotly_white")
+                      template=TEMPLATE)
     return fig
 
 
@@ -145,8 +139,8 @@ _FIDELITY_PANELS = (("agreement", "top-1 agreement with the teacher (%), higher 
 def fidelity_calibration_figure(rows: list[dict]) -> go.Figure:
     """Per method: student-teacher top-1 agreement, KL(teacher || student) and the student's ECE.
 
-    ``rows`` from :func:`~ctkd_lab.analysis.compare.summarise_study` (fidelity to each method's own
-    teacher, named under its bar) or :func:`~ctkd_lab.analysis.compare.fidelity_to_teacher` (every
+    ``rows`` from :func:`~ctkd_lab.analysis.study_stats.summarise_study` (fidelity to each method's own
+    teacher, named under its bar) or :func:`~ctkd_lab.analysis.fidelity.fidelity_to_teacher` (every
     method against one teacher). Three stacked panels sharing the methods axis. Bars are means,
     error bars sample std over seeds where the rows have them; dots are the seeds when the rows
     carry per-seed lists. A method without a teacher (vanilla in a study's own rows) has no
@@ -182,41 +176,36 @@ def fidelity_calibration_figure(rows: list[dict]) -> go.Figure:
         title = "Fidelity of each student to its own teacher, and its calibration"
     else:
         title = f"Fidelity to the {next(iter(teachers)).replace('_', ' ')}, and calibration of the students"
-    fig.update_layout(title=title, template="plotly_white", height=760, bargap=0.35,
+    fig.update_layout(title=title, template=TEMPLATE, height=760, bargap=0.35,
                       legend=dict(orientation="h", y=-0.08))
     return fig
 
 
-def learning_curves(runs_by_method: dict[str, list[dict]], key: str = "test_acc/student") -> go.Figure:
-    """Per-epoch ``key`` (default: the student's test accuracy) of every run: thin lines per seed,
-    a thick line for the mean over seeds, one colour per method.
+def learning_curves(curves: dict) -> go.Figure:
+    """A per-epoch key (e.g. the student's test accuracy) of every run: thin lines per seed, a thick
+    line for the mean over seeds, one colour per method.
 
-    ``runs_by_method`` from :func:`~ctkd_lab.analysis.compare.study_runs`. The distance between a
+    ``curves`` from :func:`~ctkd_lab.analysis.learning_curves.seed_curves`. The distance between a
     curve's last point and its highest point is the gap between last-epoch and best-epoch accuracy;
     a curve still rising at the end says the budget, not the method, limited the run.
     """
-    from ..analysis.runs import epoch_records, series
-
+    key = curves["key"]
     fig = go.Figure()
-    percent = "acc" in key
+    percent = is_fraction(key)
     scale = 100.0 if percent else 1.0
-    for i, (method, runs) in enumerate(runs_by_method.items()):
+    for i, (method, curve) in enumerate(curves["methods"].items()):
         color = method_color(method, i)
-        per_epoch: dict[int, list[float]] = {}
-        for run in runs:
-            xs, ys = series(epoch_records(run["folder"]), key, "epoch")
-            for x, y in zip(xs, ys):
-                per_epoch.setdefault(x, []).append(scale * y)
-            fig.add_trace(go.Scatter(x=xs, y=[scale * y for y in ys], mode="lines", legendgroup=method,
-                                     showlegend=False, line=dict(color=color, width=1), opacity=0.45,
-                                     name=f"{method} seed {run['config']['config'].get('seed')}",
+        for seed in curve["seeds"]:
+            fig.add_trace(go.Scatter(x=seed["epochs"], y=[scale * y for y in seed["values"]], mode="lines",
+                                     legendgroup=method, showlegend=False, line=dict(color=color, width=1),
+                                     opacity=0.45, name=f"{method} seed {seed['seed']}",
                                      hovertemplate="%{fullData.name}, epoch %{x}: %{y:.2f}<extra></extra>"))
-        epochs = sorted(per_epoch)
-        fig.add_trace(go.Scatter(x=epochs, y=[sum(per_epoch[e]) / len(per_epoch[e]) for e in epochs],
-                                 mode="lines+markers", name=f"{method} (mean of {len(runs)} seeds)",
+        mean = curve["mean"]
+        fig.add_trace(go.Scatter(x=mean["epochs"], y=[scale * y for y in mean["values"]],
+                                 mode="lines+markers", name=f"{method} (mean of {len(curve['seeds'])} seeds)",
                                  legendgroup=method, line=dict(color=color, width=3),
                                  hovertemplate=method + " mean, epoch %{x}: %{y:.2f}<extra></extra>"))
     what = key.replace("test_acc/", "test accuracy of the ").replace("_", " ")
     fig.update_layout(title=f"{what[0].upper() + what[1:]} per epoch: thin = one seed, thick = mean",
-                      xaxis_title="epoch", yaxis_title=f"{what} (%)" if percent else what, template="plotly_white")
+                      xaxis_title="epoch", yaxis_title=f"{what} (%)" if percent else what, template=TEMPLATE)
     return fig

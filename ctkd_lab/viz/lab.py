@@ -2,7 +2,8 @@
 
 Everything here is a pure function of run records (history.jsonl step records, metrics.json
 values), so the lab can redraw while a run is still training and a test can check exactly
-what is drawn. The lab itself (controls, runs) is :mod:`ctkd_lab.widgets.loss_weight_lab`.
+what is drawn. The curves are :func:`ctkd_lab.analysis.loss_weight_lab.smoothed_series`; the lab
+itself (controls, runs) is :mod:`ctkd_lab.widgets.loss_weight_lab`.
 """
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import html
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 from plotly.subplots import make_subplots
+
+from ..analysis.loss_weight_lab import SMOOTH, smoothed_series
+from .style import TEMPLATE, is_fraction, palette_color, percent_axis
 
 #: curves the lab can draw, history key -> what the y axis shows
 LAB_CURVES: dict[str, str] = {
@@ -22,46 +25,10 @@ LAB_CURVES: dict[str, str] = {
     "at/sum": "attention distance to the expert (before beta, 3 stages)",
 }
 
-PALETTE = qualitative.Plotly
-
-#: steps in the trailing moving average the lab's curves draw (single batches are noisy)
-SMOOTH = 5
-
 
 def run_colour(index: int) -> str:
     """The colour of lab run number ``index`` (1-based), the same in every chart."""
-    return PALETTE[(index - 1) % len(PALETTE)]
-
-
-def metric_series(records: Sequence[dict], key: str) -> tuple[list, list]:
-    """(steps, values) of ``key`` over step records; ``"at/sum"`` adds the ``at/stage<j>`` terms."""
-    xs, ys = [], []
-    for r in records:
-        if key == "at/sum":
-            stages = [v for k, v in r.items() if k.startswith("at/stage") and v is not None]
-            value = sum(stages) if stages else None
-        else:
-            value = r.get(key)
-        if value is not None:
-            xs.append(r["step"])
-            ys.append(value)
-    return xs, ys
-
-
-def moving_average(values: Sequence[float], window: int = SMOOTH) -> list[float]:
-    """Trailing mean over the last ``window`` values (fewer at the start); ``window=1`` returns the values."""
-    out, total = [], 0.0
-    for i, v in enumerate(values):
-        total += v
-        if i >= window:
-            total -= values[i - window]
-        out.append(total / min(i + 1, window))
-    return out
-
-
-def _smoothed(records: Sequence[dict], key: str, window: int) -> tuple[list, list]:
-    xs, ys = metric_series(records, key)
-    return xs, moving_average(ys, window)
+    return palette_color(index - 1)
 
 
 def _axis_label(key: str) -> str:
@@ -79,15 +46,17 @@ def current_run_figure(label: str, records: Sequence[dict], key: str = "batch_ac
     """
     fig = go.Figure()
     for run in previous:
-        xs, ys = _smoothed(run["records"], key, window)
+        xs, ys = smoothed_series(run["records"], key, window)
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=run["label"], opacity=0.35,
                                  line=dict(width=1.5, color=run_colour(run["index"]))))
-    xs, ys = _smoothed(records, key, window)
+    xs, ys = smoothed_series(records, key, window)
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=f"{label} (this run)",
                              line=dict(width=3, color=run_colour(index)), marker=dict(size=5)))
     fig.update_layout(title=(title or f"This run: {_axis_label(key)}") + _smoothing_note(window),
-                      template="plotly_white", xaxis_title="training step", yaxis_title=_short(key), height=360,
+                      template=TEMPLATE, xaxis_title="training step", yaxis_title=_short(key), height=360,
                       margin=dict(t=50, b=40, l=60, r=20), legend=dict(font=dict(size=10)))
+    if is_fraction(key):
+        percent_axis(fig)
     if total_steps:
         fig.update_xaxes(range=[0, total_steps + 0.5])
     _integer_steps(fig, total_steps or max((x for t in fig.data for x in t.x), default=None))
@@ -106,7 +75,7 @@ def runs_overview_figure(runs: Sequence[dict], key: str = "batch_acc/student",
                         subplot_titles=(_axis_label(key) + _smoothing_note(window),
                                         "student test accuracy after training"))
     for run in runs:
-        xs, ys = _smoothed(run["records"], key, window)
+        xs, ys = smoothed_series(run["records"], key, window)
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=run["label"], legendgroup=str(run["index"]),
                                  line=dict(width=2, color=run_colour(run["index"]))), row=1, col=1)
     if runs:
@@ -119,8 +88,10 @@ def runs_overview_figure(runs: Sequence[dict], key: str = "batch_acc/student",
     fig.update_xaxes(title_text="training step", row=1, col=1)
     _integer_steps(fig, max((x for t in fig.data if t.type == "scatter" for x in t.x), default=None), row=1, col=1)
     fig.update_yaxes(title_text=_short(key), row=1, col=1)
+    if is_fraction(key):
+        percent_axis(fig, row=1, col=1)
     fig.update_yaxes(title_text="test accuracy (%)", range=[0, 105], row=1, col=2)
-    fig.update_layout(title=title, template="plotly_white", height=420,
+    fig.update_layout(title=title, template=TEMPLATE, height=420,
                       margin=dict(t=70, b=40, l=60, r=20),
                       legend=dict(orientation="h", y=-0.18, font=dict(size=10)))
     fig.update_annotations(font_size=12)
@@ -138,8 +109,8 @@ def _integer_steps(fig: go.Figure, last_step: float | None, **where) -> None:
 
 
 def _short(key: str) -> str:
-    return {"batch_acc/student": "accuracy (fraction)", "loss/ce_student": "cross-entropy",
-            "agreement/scratch_teacher": "agreement (fraction)", "hint": "hint (unweighted)",
+    return {"batch_acc/student": "accuracy (%)", "loss/ce_student": "cross-entropy",
+            "agreement/scratch_teacher": "agreement (%)", "hint": "hint (unweighted)",
             "at/sum": "AT distance (unweighted)"}.get(key, key)
 
 

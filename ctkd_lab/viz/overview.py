@@ -4,7 +4,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-TEMPLATE = "plotly_white"
+from .style import TEMPLATE
 
 
 def environment_figure(report: dict) -> go.Figure:

@@ -1,7 +1,13 @@
-"""Figures for soft targets: softened distributions, the KD loss and its gradient across temperatures."""
+"""Figures for soft targets: softened distributions, the KD loss and its gradient across temperatures.
+
+Every figure takes logits (one image's, as a (C,) vector) or a sweep of
+:func:`ctkd_lab.analysis.soft_targets.loss_vs_temperature`; the softening and the gradients are
+:mod:`ctkd_lab.analysis.soft_targets`'s. Teacher and student have their colours of
+:mod:`ctkd_lab.viz.style`.
+"""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import plotly.graph_objects as go
 import torch
@@ -9,8 +15,7 @@ from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
 from ..analysis.soft_targets import kd_grad_formula, kd_loss_and_grad, soften
-
-TEMPLATE = "plotly_white"
+from .style import TEMPLATE, log_axis, role_color
 
 
 def _vector(logits) -> torch.Tensor:
@@ -57,15 +62,18 @@ def distribution_figure(teacher_logits, temperatures: Sequence[float], class_nam
     fig = _with_image(image, "teacher's probabilities")
     pos = dict(row=1, col=2) if image is not None else {}
     x = _labels(class_names, true_label)
+    shown = []
     for T, colour in zip(temperatures, colours):
-        p = soften(z, T)
-        fig.add_trace(go.Bar(x=x, y=p.tolist(), name=f"T = {T:g}", marker_color=colour,
+        p = soften(z, T).tolist()
+        shown += p
+        fig.add_trace(go.Bar(x=x, y=p, name=f"T = {T:g}", marker_color=colour,
                              hovertemplate="class %{x}<br>p = %{y:.4f}<extra>T = " + f"{T:g}</extra>"), **pos)
     fig.update_layout(barmode="group", template=TEMPLATE, legend_title_text="temperature",
                       title=title or "One teacher, one image, several temperatures: p_i = softmax(z / T)_i")
     fig.update_xaxes(title_text="class", **pos)
-    fig.update_yaxes(title_text="probability" + (" (log scale)" if log_y else ""),
-                     type="log" if log_y else "linear", exponentformat="power" if log_y else "B", **pos)
+    fig.update_yaxes(title_text="probability" + (" (log scale)" if log_y else ""), **pos)
+    if log_y:
+        log_axis(fig, shown, **pos)
     return fig
 
 
@@ -75,7 +83,8 @@ def student_teacher_figure(student_logits, teacher_logits, T: float, class_names
     fig = _with_image(image, f"softened distributions at T = {T:g}")
     pos = dict(row=1, col=2) if image is not None else {}
     x = _labels(class_names, true_label)
-    for name, z, colour in (("teacher", teacher_logits, "#1f77b4"), ("student", student_logits, "#ff7f0e")):
+    for name, z in (("teacher", teacher_logits), ("student", student_logits)):
+        colour = role_color(name)
         fig.add_trace(go.Bar(x=x, y=soften(_vector(z), T).tolist(), name=f"{name} p^T", marker_color=colour,
                              hovertemplate="class %{x}<br>p = %{y:.4f}<extra>" + name + "</extra>"), **pos)
     fig.update_layout(barmode="group", template=TEMPLATE,
@@ -100,8 +109,10 @@ def _sweep_figure(curves: dict, key: str, limit_key: str, current_T: float | Non
         fig.add_trace(go.Scatter(x=[T, T], y=[with_t2, with_t2 / T ** 2], mode="markers", name=f"T = {T:g}",
                                  marker=dict(size=12, color="black", symbol="circle-open", line=dict(width=2))))
     fig.update_layout(title=title, template=TEMPLATE, legend=dict(orientation="h", y=-0.25))
-    fig.update_xaxes(title_text="temperature T (log scale)", type="log")
-    fig.update_yaxes(title_text=yaxis + " (log scale)", type="log", exponentformat="power")
+    fig.update_xaxes(title_text="temperature T (log scale)")
+    log_axis(fig, Ts, axis="x")
+    fig.update_yaxes(title_text=yaxis + " (log scale)")
+    log_axis(fig, [v for t in fig.data for v in t.y])
     return fig
 
 

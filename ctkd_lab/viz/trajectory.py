@@ -1,40 +1,27 @@
 """Figures for lesson 02: a scratch teacher and its student, step by step and as logit trajectories.
 
 * :func:`learning_steps_figure` and :func:`closeness_steps_figure`: the per-step history records of a
-  ctkd / ctkd-scratch run (what each network learns from the labels; how close the student stays).
+  ctkd / ctkd-scratch run (``step_records(run)``: what each network learns from the labels; how close
+  the student stays).
 * :func:`trajectory_figure`: the probe-batch paths of :func:`ctkd_lab.analysis.trajectory.probe_trajectories`.
 * :func:`trajectory_animation`: the same paths played snapshot by snapshot (slider, play button).
 * :func:`image_trajectory_figure`: one probe image's logit path (``image_trajectories``).
 * :func:`distance_figure`: exact logit distances over steps (``probe_distance``), one line per pair.
 * :func:`epoch_lines_figure`: any per-epoch key of several runs in one chart (e.g. test accuracy).
+
+Every function takes records or analysis results, never a run folder: the caller loads them with
+:mod:`ctkd_lab.analysis.runs`. Names and colours of the roles are :mod:`ctkd_lab.viz.style`'s.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..analysis import runs
-from ..analysis.runs import epoch_records, series, step_records
-
-#: how roles are called in legends
-ROLE_NAMES = {**runs.ROLE_NAMES, "solo_student": "student alone"}
-#: one colour per role, the same in every figure of the lesson
-ROLE_COLORS = {"student": "#1f77b4", "scratch_teacher": "#d62728", "expert_teacher": "#2ca02c",
-               "teacher": "#d62728", "peer": "#9467bd", "solo_student": "#7f7f7f"}
-_FALLBACK = ["#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
-
-
-def role_name(role: str, names: Mapping[str, str] | None = None) -> str:
-    """The legend name of ``role``: ``names`` first, then :data:`ROLE_NAMES`, else the role with spaces."""
-    return (names or {}).get(role, ROLE_NAMES.get(role, role.replace("_", " ")))
-
-
-def role_color(role: str, colors: Mapping[str, str] | None = None, index: int = 0) -> str:
-    """The colour of ``role``: ``colors`` first, then :data:`ROLE_COLORS`, else a fallback by ``index``."""
-    return (colors or {}).get(role, ROLE_COLORS.get(role, _FALLBACK[index % len(_FALLBACK)]))
+from ..analysis.runs import series
+from .style import FALLBACK_COLORS, TEMPLATE, log_axis, percent_axis, role_color, role_name
 
 
 def when(step: int, epochs_done: int) -> str:
@@ -47,14 +34,14 @@ def _dash(role: str) -> str:
 
 
 # -- per-step history --------------------------------------------------------------------------
-def learning_steps_figure(folder, roles: Sequence[str] = ("scratch_teacher", "student"),
+def learning_steps_figure(records: Sequence[dict], roles: Sequence[str] = ("scratch_teacher", "student"),
                           names: Mapping[str, str] | None = None) -> go.Figure:
     """Two panels over training steps: each network's cross-entropy and its batch accuracy.
 
-    Reads ``loss/ce_<role>`` and ``batch_acc/<role>`` from history.jsonl (means over each logging
-    window, so ``log_every=1`` shows every single step).
+    ``records``: a run's step records (:func:`~ctkd_lab.analysis.runs.step_records`); draws
+    ``loss/ce_<role>`` and ``batch_acc/<role>`` (means over each logging window, so ``log_every=1``
+    shows every single step).
     """
-    records = step_records(folder)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
                         subplot_titles=("cross-entropy with the labels (training batch)",
                                         "accuracy on the training batch"))
@@ -69,20 +56,22 @@ def learning_steps_figure(folder, roles: Sequence[str] = ("scratch_teacher", "st
                                                        "<extra></extra>"), row=1, col=col)
     fig.update_xaxes(title_text="training step")
     fig.update_yaxes(title_text="CE (nats)", rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(title_text="batch accuracy", tickformat=".0%", range=[0, 1.02], row=1, col=2)
-    fig.update_layout(template="plotly_white", height=380,
+    fig.update_yaxes(title_text="batch accuracy", range=[0, 1.02], row=1, col=2)
+    percent_axis(fig, row=1, col=2)
+    fig.update_layout(template=TEMPLATE, height=380,
                       title="Both networks learn from the labels, step by step",
                       legend=dict(orientation="h", y=-0.25))
     return fig
 
 
-def closeness_steps_figure(folder, teacher: str = "scratch_teacher", gamma: float | None = None) -> go.Figure:
+def closeness_steps_figure(records: Sequence[dict], teacher: str = "scratch_teacher",
+                           gamma: float | None = None) -> go.Figure:
     """Three panels over training steps: how close the student is to ``teacher`` on each batch.
 
-    The hint (mean squared logit distance, before the weight gamma), KL(p_teacher || p_student) at
-    T = 1, and top-1 agreement: the records ``hint``, ``kl/<teacher>``, ``agreement/<teacher>``.
+    ``records``: a run's step records. The hint (mean squared logit distance, before the weight
+    gamma), KL(p_teacher || p_student) at T = 1, and top-1 agreement: the keys ``hint``,
+    ``kl/<teacher>``, ``agreement/<teacher>``.
     """
-    records = step_records(folder)
     weighted = f" (the loss adds γ = {gamma:g} times this)" if gamma is not None else ""
     panels = [("hint", "‖z_t − z_s‖² per image", "hint: mean squared logit distance"),
               (f"kl/{teacher}", "KL (nats)", "KL(p_teacher ‖ p_student), T = 1"),
@@ -95,11 +84,12 @@ def closeness_steps_figure(folder, teacher: str = "scratch_teacher", gamma: floa
                                  showlegend=False,
                                  hovertemplate=f"step %{{x}}<br>{key} %{{y:.3f}}<extra></extra>"), row=1, col=col)
         fig.update_yaxes(title_text=ytitle, row=1, col=col)
-    fig.update_yaxes(tickformat=".0%", range=[0, 1.02], row=1, col=3)
+    fig.update_yaxes(range=[0, 1.02], row=1, col=3)
+    percent_axis(fig, row=1, col=3)
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_yaxes(rangemode="tozero", row=1, col=2)
     fig.update_xaxes(title_text="training step")
-    fig.update_layout(template="plotly_white", height=360,
+    fig.update_layout(template=TEMPLATE, height=360,
                       title=f"How close the student stays to the {role_name(teacher)} on each training batch{weighted}")
     return fig
 
@@ -178,7 +168,7 @@ def trajectory_figure(traj: dict, names: Mapping[str, str] | None = None,
     ev = traj["explained_variance_ratio"]
     n = len(traj.get("labels", []))
     fig.update_layout(
-        template="plotly_white", height=520,
+        template=TEMPLATE, height=520,
         title=title or f"Probe-batch logits moving during training ({n} test images, one point per snapshot)",
         xaxis_title=f"PC 1 ({ev[0]:.0%} of the variance)", yaxis_title=f"PC 2 ({ev[1]:.0%} of the variance)",
         legend=dict(orientation="h", y=-0.15))
@@ -239,7 +229,7 @@ def trajectory_animation(traj: dict, names: Mapping[str, str] | None = None,
     lo, hi = every.min(axis=0) - pad, every.max(axis=0) + pad
     play = dict(frame=dict(duration=350, redraw=True), transition=dict(duration=0), fromcurrent=True, mode="immediate")
     fig.update_layout(
-        template="plotly_white", height=560, title=_animation_title(title, traj, steps[0], epochs[0]),
+        template=TEMPLATE, height=560, title=_animation_title(title, traj, steps[0], epochs[0]),
         xaxis=dict(title=f"PC 1 ({ev[0]:.0%} of the variance)", range=[lo[0], hi[0]], autorange=False),
         yaxis=dict(title=f"PC 2 ({ev[1]:.0%} of the variance)", range=[lo[1], hi[1]], autorange=False),
         legend=dict(orientation="h", y=-0.32),
@@ -268,7 +258,8 @@ def image_trajectory_figure(traj: dict, index: int, image: np.ndarray | None = N
                             links: Sequence[tuple[str, str]] = ()) -> go.Figure:
     """One probe image's logit vector over training (from ``image_trajectories``), per role.
 
-    Hover shows the step, the predicted class and the softmax probability of the true class.
+    Hover shows the step, the predicted class and the softmax probability of the true class (the
+    ``predicted`` and ``p_true`` of :func:`~ctkd_lab.analysis.trajectory.image_trajectories`).
     With ``image`` (uint8, H x W x 3, 3 x H x W or H x W), the picture is drawn in a small panel on the left;
     ``links`` as in :func:`trajectory_figure`.
     """
@@ -278,18 +269,17 @@ def image_trajectory_figure(traj: dict, index: int, image: np.ndarray | None = N
     roles, steps, epochs = list(traj["roles"]), list(traj["steps"]), list(traj["epochs"])
     _check_links(links, roles)
     label = item["label"]
-    cname = (lambda c: class_names[c] if class_names and 0 <= c < len(class_names) else str(c))
-    extra = {}
-    for role in roles:
-        z = np.asarray(item["logits"][role])
-        p = np.exp(z - z.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
-        extra[role] = [f"<br>predicts {cname(int(k))}" + (f", p(true class {cname(label)}) = {q[label]:.2f}"
-                                                           if label >= 0 else "")
-                       for k, q in zip(z.argmax(axis=1), p)]
+
+    def cname(c: int) -> str:
+        return class_names[c] if class_names and 0 <= c < len(class_names) else str(c)
+
+    truth = f", p(true class {cname(label)}) = " if label >= 0 else ""
+    extra = {role: [f"<br>predicts {cname(int(k))}" + (f"{truth}{q:.2f}" if truth else "")
+                    for k, q in zip(item["predicted"][role], item["p_true"][role])] for role in roles}
     traces = _path_traces(item["coords"], roles, steps, epochs, names, colors, extra, links)
     ev = item["explained_variance_ratio"]
-    title = f"Probe image {index} (true class {cname(label)}): its {len(z[0])} logits, projected to 2-D"
+    classes = np.asarray(item["logits"][roles[0]]).shape[1]
+    title = f"Probe image {index} (true class {cname(label)}): its {classes} logits, projected to 2-D"
     if image is None:
         fig = go.Figure(traces)
         fig.update_layout(xaxis_title=f"PC 1 ({ev[0]:.0%})", yaxis_title=f"PC 2 ({ev[1]:.0%})")
@@ -304,7 +294,7 @@ def image_trajectory_figure(traj: dict, index: int, image: np.ndarray | None = N
         fig.update_yaxes(visible=False, row=1, col=1)
         fig.update_xaxes(title_text=f"PC 1 ({ev[0]:.0%} of the variance)", row=1, col=2)
         fig.update_yaxes(title_text=f"PC 2 ({ev[1]:.0%} of the variance)", row=1, col=2)
-    fig.update_layout(template="plotly_white", height=460, title=title, legend=dict(orientation="h", y=-0.15))
+    fig.update_layout(template=TEMPLATE, height=460, title=title, legend=dict(orientation="h", y=-0.15))
     return fig
 
 
@@ -327,46 +317,50 @@ def distance_figure(distances: Mapping[str, dict], colors: Mapping[str, str] | N
 
     ``distances`` maps a legend label to a :func:`~ctkd_lab.analysis.trajectory.probe_distance`
     result; ``colors`` maps the same labels to colours. Hover adds the pair's top-1 agreement.
+    ``log_y`` draws the distance on a log axis with readable ticks (1, 2, 5, 10...).
     """
     fig = go.Figure()
     for i, (label, d) in enumerate(distances.items()):
-        color = (colors or {}).get(label, _FALLBACK[i % len(_FALLBACK)])
+        color = (colors or {}).get(label, FALLBACK_COLORS[i % len(FALLBACK_COLORS)])
         agreement = np.asarray(d.get("agreement", np.full(len(d["steps"]), np.nan)))
         fig.add_trace(go.Scatter(
             x=list(d["steps"]), y=list(np.asarray(d["distance"])), mode="lines+markers", name=label,
             line=dict(color=color, width=2), marker=dict(size=5), customdata=agreement,
             hovertemplate=f"{label}<br>step %{{x}}<br>mean squared distance %{{y:.2f}}"
                           "<br>top-1 agreement %{customdata:.0%}<extra></extra>"))
-    fig.update_layout(template="plotly_white", height=420,
+    fig.update_layout(template=TEMPLATE, height=420,
                       title=title or ("Distance to the scratch teacher's logits on the probe batch<br>"
                                      "<sup>(1/N) Σₙ ‖z_t − z_s‖²: the hint, measured on the probe images</sup>"),
                       xaxis_title="training step",
-                      yaxis_title="mean ‖z_teacher − z_student‖² per image",
-                      yaxis_type="log" if log_y else "linear", legend=dict(orientation="h", y=-0.2))
-    if not log_y:
+                      yaxis_title="mean ‖z_teacher − z_student‖² per image", legend=dict(orientation="h", y=-0.2))
+    if log_y:
+        log_axis(fig, [v for d in distances.values() for v in np.asarray(d["distance"]).ravel()])
+    else:
         fig.update_yaxes(rangemode="tozero")
     return fig
 
 
 def epoch_lines_figure(lines: Mapping[str, tuple], title: str = "", yaxis: str = "",
                        colors: Mapping[str, str] | None = None, percent: bool = True) -> go.Figure:
-    """One line per ``label: (run folder, history key)`` over epochs, e.g. test accuracy of several networks.
+    """One line per ``label: (epoch records, history key)`` over epochs, e.g. test accuracy of several networks.
 
-    A third tuple element, if given, is the line's dash style (``"dash"``, ``"dot"``...).
+    The records are a run's :func:`~ctkd_lab.analysis.runs.epoch_records`; a third tuple element, if
+    given, is the line's dash style (``"dash"``, ``"dot"``...). ``percent``: the values are fractions,
+    drawn in percent.
     """
     fig = go.Figure()
     for i, (label, spec) in enumerate(lines.items()):
-        folder, key = spec[0], spec[1]
+        records, key = spec[0], spec[1]
         dash = spec[2] if len(spec) > 2 else "solid"
-        xs, ys = series(epoch_records(folder), key, "epoch")
-        color = (colors or {}).get(label, _FALLBACK[i % len(_FALLBACK)])
+        xs, ys = series(list(records), key, "epoch")
+        color = (colors or {}).get(label, FALLBACK_COLORS[i % len(FALLBACK_COLORS)])
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=label,
                                  line=dict(color=color, width=2, dash=dash),
                                  hovertemplate=f"{label}<br>epoch %{{x}}<br>%{{y:{'.1%' if percent else '.3f'}}}"
                                                "<extra></extra>"))
-    fig.update_layout(template="plotly_white", height=420, title=title, xaxis_title="epoch",
+    fig.update_layout(template=TEMPLATE, height=420, title=title, xaxis_title="epoch",
                       yaxis_title=yaxis, legend=dict(orientation="h", y=-0.2))
     fig.update_xaxes(dtick=1)
     if percent:
-        fig.update_yaxes(tickformat=".0%")
+        percent_axis(fig)
     return fig

@@ -6,12 +6,13 @@
 
 Everything it draws comes from :mod:`ctkd_lab.viz.attention` (figures) and
 :mod:`ctkd_lab.analysis.attention` / :mod:`ctkd_lab.analysis.attribution` (maps).
-``panel.figures()`` returns the figures for the current control values (what the callback
-draws), ``panel.redraw()`` redraws, ``panel.controls`` holds the controls by name.
+The panel is an :class:`AttentionExplorer` (an ``ipywidgets.VBox``): ``panel.figures()`` returns
+the figures for the current control values (what a change draws), ``panel.redraw()`` redraws,
+``panel.controls`` holds the controls by name.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import ipywidgets as widgets
 import plotly.graph_objects as go
@@ -20,7 +21,7 @@ from torch import Tensor, nn
 from ..analysis.attention import attention_maps, evaluating
 from ..analysis.attribution import denormalise, gradcam
 from ..viz.attention import attention_figure, gradcam_figure
-from .outputs import figure_outputs
+from .outputs import error_output, figure_outputs
 
 VIEWS = ("attention maps", "Grad-CAM")
 
@@ -74,13 +75,78 @@ def explorer_figures(images: Tensor, networks: Mapping[str, nn.Module], mean: Se
     return figures
 
 
-def attention_explorer(images: Tensor, networks: Mapping[str, nn.Module], mean: Sequence[float],
-                       std: Sequence[float], class_names: Sequence[str], labels: Tensor | None = None,
-                       p: int = 2, index: int = 0) -> widgets.VBox:
+class AttentionExplorer(widgets.VBox):
     """A panel: image slider, stage dropdown, a checkbox per network, attention/Grad-CAM toggle.
 
+    :meth:`figures` returns the figures for the current control values (what a change draws),
+    :meth:`redraw` redraws, :attr:`controls` holds the controls by name. An error while redrawing
+    after a control changed is shown in the panel (a control's callback has no caller to raise to).
+    """
+
+    def __init__(self, images: Tensor, networks: Mapping[str, nn.Module], mean: Sequence[float],
+                 std: Sequence[float], class_names: Sequence[str], labels: Tensor | None = None,
+                 p: int = 2, index: int = 0):
+        if images.dim() != 4 or images.shape[0] == 0:
+            raise ValueError(f"images must be a non-empty (N, C, H, W) batch, got shape {tuple(images.shape)}.")
+        if not networks:
+            raise ValueError("attention_explorer needs at least one network.")
+        self.images, self.networks, self.labels, self.p = images, dict(networks), labels, p
+        self.mean, self.std, self.class_names = mean, std, class_names
+        n_stages = min(len(net.stages) for net in networks.values())
+        picker = widgets.IntSlider(value=index, min=0, max=images.shape[0] - 1, description="image",
+                                   continuous_update=False, layout=widgets.Layout(width="380px"))
+        stage = widgets.Dropdown(options=[("all stages", None)] + [(f"stage {k + 1}", k) for k in range(n_stages)],
+                                 value=None, description="stage", layout=widgets.Layout(width="220px"))
+        view = widgets.ToggleButtons(options=list(VIEWS), value=VIEWS[0], description="show")
+        explain_options = [("predicted class", "predicted")] + ([("true class", "true")] if labels is not None else [])
+        explain = widgets.ToggleButtons(options=explain_options, value="predicted", description="Grad-CAM of")
+        boxes = {name: widgets.Checkbox(value=True, description=name, indent=False,
+                                        layout=widgets.Layout(width="auto", margin="0 16px 0 0"))
+                 for name in networks}
+        self.out = widgets.Output()
+        self.controls = {"image": picker, "stage": stage, "view": view, "explain": explain, "networks": boxes}
+        super().__init__([widgets.HBox([picker, stage]),
+                          widgets.HBox([widgets.Label("networks:"), *boxes.values()]),
+                          view, explain, self.out])
+        for control in (picker, stage, view, explain, *boxes.values()):
+            control.observe(self._on_change, names="value")
+        self.redraw()  # the first drawing raises any error into the calling cell
+
+    def figures(self) -> list[go.Figure]:
+        """The figures for the current control values."""
+        c = self.controls
+        chosen = {name: net for name, net in self.networks.items() if c["networks"][name].value}
+        return explorer_figures(self.images, chosen, self.mean, self.std, self.class_names,
+                                index=int(c["image"].value), stage=c["stage"].value, view=c["view"].value,
+                                labels=self.labels, explain=c["explain"].value, p=self.p)
+
+    def redraw(self) -> None:
+        """Draw the current figures into the panel's Output.
+
+        Figures go into the Output by setting its outputs from the kernel (each figure's mime
+        bundle), not by capturing fig.show(): captured output makes headless runners (nbclient)
+        send comm messages back to the kernel mid-cell, which can deadlock them (jupyter/nbclient#312).
+        """
+        self.controls["explain"].layout.display = None if self.controls["view"].value == "Grad-CAM" else "none"
+        shown = self.figures()
+        self.out.outputs = figure_outputs(shown)
+        if not shown:
+            self.out.append_stdout("Tick at least one network to see its maps.\n")
+
+    def _on_change(self, change=None) -> None:
+        try:
+            self.redraw()
+        except Exception as err:  # noqa: BLE001 - shown in the panel, where the user looks
+            self.out.outputs = (error_output(err),)
+
+
+def attention_explorer(images: Tensor, networks: Mapping[str, nn.Module], mean: Sequence[float],
+                       std: Sequence[float], class_names: Sequence[str], labels: Tensor | None = None,
+                       p: int = 2, index: int = 0) -> AttentionExplorer:
+    """The explorer panel (:class:`AttentionExplorer`).
+
     Args:
-        images: (N, C, H, W) normalised images (e.g. a test batch from ``DeviceLoader(train=False)``).
+        images: (N, C, H, W) normalised images (e.g. a batch of ``ctkd_lab.data.eval_loader``).
         networks: ``{name: network}``, e.g. expert teacher, distilled and undistilled student.
         mean, std: the data set's normalisation (``Dataset.mean``, ``Dataset.std``).
         class_names: a name per class (``Dataset.classes``).
@@ -88,55 +154,4 @@ def attention_explorer(images: Tensor, networks: Mapping[str, nn.Module], mean: 
         p: attention exponent.
         index: the image shown first.
     """
-    if images.dim() != 4 or images.shape[0] == 0:
-        raise ValueError(f"images must be a non-empty (N, C, H, W) batch, got shape {tuple(images.shape)}.")
-    if not networks:
-        raise ValueError("attention_explorer needs at least one network.")
-    n_stages = min(len(net.stages) for net in networks.values())
-    picker = widgets.IntSlider(value=index, min=0, max=images.shape[0] - 1, description="image",
-                               continuous_update=False, layout=widgets.Layout(width="380px"))
-    stage = widgets.Dropdown(options=[("all stages", None)] + [(f"stage {k + 1}", k) for k in range(n_stages)],
-                             value=None, description="stage", layout=widgets.Layout(width="220px"))
-    view = widgets.ToggleButtons(options=list(VIEWS), value=VIEWS[0], description="show")
-    explain_options = [("predicted class", "predicted")] + ([("true class", "true")] if labels is not None else [])
-    explain = widgets.ToggleButtons(options=explain_options, value="predicted", description="Grad-CAM of")
-    boxes = {name: widgets.Checkbox(value=True, description=name, indent=False,
-                                    layout=widgets.Layout(width="auto", margin="0 16px 0 0"))
-             for name in networks}
-    out = widgets.Output()
-
-    def figures() -> list[go.Figure]:
-        chosen = {name: net for name, net in networks.items() if boxes[name].value}
-        return explorer_figures(images, chosen, mean, std, class_names, index=int(picker.value), stage=stage.value,
-                                view=view.value, labels=labels, explain=explain.value, p=p)
-
-    def render() -> None:
-        # Figures go into the Output by setting its outputs from the kernel (each figure's mime
-        # bundle), not by capturing fig.show(): captured output makes headless runners (nbclient)
-        # send comm messages back to the kernel mid-cell, which can deadlock them (jupyter/nbclient#312).
-        explain.layout.display = None if view.value == "Grad-CAM" else "none"
-        shown = figures()
-        out.outputs = figure_outputs(shown)
-        if not shown:
-            out.append_stdout("Tick at least one network to see its maps.\n")
-
-    def redraw(change=None) -> None:
-        """Re-render after a control changed; an error is shown in the panel instead of vanishing."""
-        with out:
-            try:
-                render()
-            except Exception:
-                out.outputs = ()
-                raise
-
-    for control in (picker, stage, view, explain, *boxes.values()):
-        control.observe(redraw, names="value")
-    panel = widgets.VBox([
-        widgets.HBox([picker, stage]),
-        widgets.HBox([widgets.Label("networks:"), *boxes.values()]),
-        view, explain, out])
-    panel.figures = figures
-    panel.redraw = redraw
-    panel.controls = {"image": picker, "stage": stage, "view": view, "explain": explain, "networks": boxes}
-    render()  # the first drawing raises any error into the calling cell
-    return panel
+    return AttentionExplorer(images, networks, mean, std, class_names, labels=labels, p=p, index=index)

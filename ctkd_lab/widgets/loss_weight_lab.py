@@ -1,127 +1,39 @@
-"""The loss-weight lab: change CTKD's loss weights and options, watch a short run train, compare runs.
+"""The loss-weight lab's panel: controls for CTKD's loss weights and options, a live chart, all runs so far.
 
     lab = LossWeightLab(lab_config("digits", expert=expert_folder), out_dir="runs/lab")
     lab.run(gamma=0.0)          # train (or reuse) one run with these settings, returns a LabRun
     lab.run(gamma=1.0)
-    display(lab.widget)         # the controls; moving one starts a run ("run on change")
+    lab                         # the panel; moving a control starts a run ("run on change")
 
-Settings are CTKD's options: ``gamma`` (logit-hint weight), ``beta`` (attention weight),
-``temperature`` (used by the "kl" hint only), ``hint`` ("mse" | "kl"), ``at_target``
-("student", the paper | "scratch", the released code) and ``share_stem`` (the released code).
-Every run goes through :func:`ctkd_lab.analysis.runs.ensure_run`, so settings that were already
-trained (in this session or an earlier one) come back instantly from their run folder.
+The settings, their checks and a run's record are :mod:`ctkd_lab.analysis.loss_weight_lab`; the
+runs are a :class:`ctkd_lab.study.loss_weight_lab.LabSession`; the charts and the table are
+:mod:`ctkd_lab.viz.lab`. This module holds the controls and draws.
 
 Runs are synchronous: the kernel is busy while a run trains, and the progress bar, status line
 and the live curve (re-drawn into an ``Output`` every ``redraw_every`` logged steps) reach the
-browser as it goes.
+browser as it goes. An error is shown in the panel: a bad setting as one sentence in the status
+line, a failed run also with its traceback below the controls.
 """
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import html
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
-from ..analysis.runs import ensure_run, is_finished, run_folder_for, run_metrics, step_records
+from ..analysis.loss_weight_lab import SETTINGS, LabRun, canonical_settings, settings_label
 from ..errors import UserError
-from ..methods.ctkd import AT_TARGETS, HINTS, CTKDOptions
-from ..train import TrainConfig
+from ..study.loss_weight_lab import LabSession
 from ..viz.lab import LAB_CURVES, current_run_figure, runs_overview_figure, runs_table_html
+from .outputs import error_output, figure_outputs
 
 #: the sliders' stops: loss weights matter by orders of magnitude, so the stops are roughly log-spaced
 GAMMAS: tuple[float, ...] = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 BETAS: tuple[float, ...] = (0.0, 10.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0)
 TEMPERATURES: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
-SETTINGS: tuple[str, ...] = ("gamma", "beta", "temperature", "hint", "at_target", "share_stem")
-_DEFAULTS = CTKDOptions()
-
-
-def lab_config(dataset: str, expert: str | Path, per_class: int | None = 50, epochs: int = 2,
-               model: str = "resnet8", scratch_model: str = "resnet14", batch_size: int = 32,
-               lr: float = 0.1, seed: int = 0, device: str = "auto", settings: dict | None = None,
-               **fields) -> dict:
-    """TrainConfig fields of a short CTKD run for the lab: a few dozen steps, one history record per step.
-
-    Short runs learn faster without augmentation, so it is off here (override any field through
-    ``fields``). The learning rate keeps the step schedule: its drop in the last epoch lets the
-    BatchNorm running statistics catch up, without which a very short run tests near chance.
-    ``settings`` (gamma, beta, hint...) are the lab's starting control values.
-    """
-    options = {"expert": str(expert), "scratch_model": scratch_model, **(settings or {})}
-    config = dict(method="ctkd", model=model, dataset=dataset, per_class=per_class, epochs=epochs,
-                  batch_size=batch_size, lr=lr, seed=seed, device=device, log_every=1, augment=False,
-                  options=options)
-    config.update(fields)
-    return config
-
-
-def canonical_settings(settings: dict) -> dict:
-    """Validated settings with every key present; the temperature is pinned when it plays no part.
-
-    With ``hint="mse"`` the temperature is unused, so it is set to the default: moving the T
-    slider then reuses the same run folder instead of training an identical run again.
-    Raises :class:`UserError` (one sentence) for an unknown name or a bad value.
-    """
-    unknown = sorted(set(settings) - set(SETTINGS))
-    if unknown:
-        raise UserError(f"unknown lab setting(s) {', '.join(unknown)}; the lab's settings are: {', '.join(SETTINGS)}")
-    s = {k: getattr(_DEFAULTS, k) for k in SETTINGS}
-    s.update(settings)
-    for name in ("gamma", "beta", "temperature"):
-        if isinstance(s[name], bool) or not isinstance(s[name], (int, float)):
-            raise UserError(f"{name} must be a number, got {s[name]!r}")
-        s[name] = float(s[name])
-    if not isinstance(s["share_stem"], bool):
-        raise UserError(f"share_stem must be True or False, got {s['share_stem']!r}")
-    if s["hint"] == "mse":
-        s["temperature"] = float(_DEFAULTS.temperature)
-    dataclasses.replace(_DEFAULTS, **s).validate()  # gamma/beta >= 0, T > 0, known hint and at_target
-    return s
-
-
-def settings_label(index: int, s: dict) -> str:
-    """``run 2: γ=0.1, β=1000, mse, AT→student`` (the temperature only for the kl hint)."""
-    hint = f"kl T={s['temperature']:g}" if s["hint"] == "kl" else s["hint"]
-    stem = ", shared stem" if s["share_stem"] else ""
-    return f"run {index}: γ={s['gamma']:g}, β={s['beta']:g}, {hint}, AT→{s['at_target']}{stem}"
-
-
-@dataclass
-class LabRun:
-    """One finished lab run: its settings, run folder, metrics and step records."""
-
-    index: int
-    settings: dict
-    folder: Path
-    metrics: dict
-    records: list[dict] = field(repr=False)
-    source: str  # "trained" now, or "reused" from an earlier session's run folder
-
-    @property
-    def label(self) -> str:
-        return settings_label(self.index, self.settings)
-
-    @property
-    def student_acc(self) -> float:
-        return self.metrics["student"]["test_acc"]
-
-    def as_curve(self) -> dict:
-        return {"index": self.index, "label": self.label, "records": self.records, "student_acc": self.student_acc}
-
-    def row(self) -> dict:
-        """The table row: settings, accuracies and agreements as fractions, wall time in seconds."""
-        student = self.metrics.get("student", {})
-        return {"index": self.index, **self.settings,
-                "student_acc": student.get("test_acc"), "student_best": student.get("best_test_acc"),
-                "student_best_epoch": student.get("best_epoch"),
-                "scratch_acc": self.metrics.get("scratch_teacher", {}).get("test_acc"),
-                "agreement_scratch": student.get("agreement_scratch_teacher"),
-                "agreement_expert": student.get("agreement_expert_teacher"),
-                "wall_time_s": self.metrics.get("wall_time_s"), "source": self.source}
 
 
 def _slider_options(values, extra: float) -> list[tuple[str, float]]:
@@ -136,34 +48,38 @@ def _slider_values(control: widgets.SelectionSlider) -> list[float]:
 class LossWeightLab:
     """Controls for CTKD's loss weights and options, a live view of the run in progress, all runs so far.
 
-    ``base_config``: TrainConfig fields of a ``method="ctkd"`` run (see :func:`lab_config`); its
-    ``options`` must name the expert. ``out_dir``: where the run folders go. ``curve``: the history
-    key the charts draw first (one of :data:`ctkd_lab.viz.lab.LAB_CURVES`).
+    ``base_config``: TrainConfig fields of a ``method="ctkd"`` run (see
+    :func:`~ctkd_lab.analysis.loss_weight_lab.lab_config`); its ``options`` must name the expert.
+    ``out_dir``: where the run folders go. ``curve``: the history key the charts draw first (one of
+    :data:`ctkd_lab.viz.lab.LAB_CURVES`). Displaying the lab shows :attr:`widget`.
     """
 
     def __init__(self, base_config: dict, out_dir: str | Path, curve: str = "batch_acc/student",
                  redraw_every: int = 1, run_on_change: bool = True):
-        base = dict(base_config)
-        if base.get("method", "ctkd") != "ctkd":
-            raise UserError(f"the loss-weight lab trains method 'ctkd', not '{base['method']}'; "
-                            f"drop 'method' from the base config")
-        base["method"] = "ctkd"
-        base["options"] = dict(base.get("options") or {})
-        if not base["options"].get("expert"):
-            raise UserError("the lab's base config needs options['expert']: the run folder of a trained vanilla run")
         if curve not in LAB_CURVES:
             raise UserError(f"unknown curve '{curve}'; choose one of: {', '.join(LAB_CURVES)}")
-        TrainConfig(**{**base, "options": {}}).validate()  # bad fields fail now, not at the first run
-        start = {k: base["options"].pop(k) for k in SETTINGS if k in base["options"]}
-        self.base_config = base
-        self.out_dir = Path(out_dir)
+        self.session = LabSession(base_config, out_dir)  # a bad base config fails now, not at the first run
         self.redraw_every = max(1, int(redraw_every))
-        self.runs: list[LabRun] = []
         self.last_current_figure: go.Figure | None = None
         self.last_runs_figure: go.Figure | None = None
         self._suspended = False
-        self._live: dict | None = None
-        self._build_widgets(canonical_settings(start), curve, run_on_change)
+        self._live: dict | None = None  # the run being trained: index, label, records, total steps
+        self._build_widgets(canonical_settings(self.session.start_settings), curve, run_on_change)
+
+    @property
+    def base_config(self) -> dict:
+        return self.session.base_config
+
+    @property
+    def out_dir(self) -> Path:
+        return self.session.out_dir
+
+    @property
+    def runs(self) -> list[LabRun]:
+        return self.session.runs
+
+    def folder_for(self, settings: dict) -> Path:
+        return self.session.folder_for(settings)
 
     # -- widgets ---------------------------------------------------------------------------------
     def _build_widgets(self, s: dict, curve: str, run_on_change: bool) -> None:
@@ -205,6 +121,8 @@ class LossWeightLab:
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="steps",
                                             layout=widgets.Layout(width="360px"))
         self.progress.add_class("ctkd-lab-progress")
+        self.error_out = widgets.Output()
+        self.error_out.add_class("ctkd-lab-error")
         self.current_out = widgets.Output(layout=widgets.Layout(min_height="360px"))
         self.current_out.add_class("ctkd-lab-current-chart")
         self.runs_out = widgets.Output(layout=widgets.Layout(min_height="420px"))
@@ -220,10 +138,9 @@ class LossWeightLab:
             widgets.HBox([c["temperature"], c["share_stem"]]),
             widgets.HBox([self.run_on_change, self.run_button, self.curve]),
             widgets.HBox([self.progress, self.status]),
-            self.current_out, self.runs_out, self.table,
+            self.error_out, self.current_out, self.runs_out, self.table,
         ])
         self.widget.add_class("ctkd-loss-weight-lab")
-        self.widget.lab = self
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
@@ -258,61 +175,52 @@ class LossWeightLab:
         self._run_from_controls()
 
     def _run_from_controls(self) -> None:
-        """A run from the widget: errors are shown in the status line, never raised into the kernel log."""
+        """A run asked for by a control or the Run button: a callback has no caller to raise to, so an
+        error is shown in the panel (status line, and the traceback of an unexpected one)."""
         try:
-            self.run(**self.settings())
-        except Exception:  # noqa: BLE001 - already shown in the status line by run()
-            pass
+            self._run(self.settings())
+        except Exception as err:  # noqa: BLE001 - reported in the panel, which is where the user looks
+            self._report(err)
 
     # -- runs ------------------------------------------------------------------------------------
     def config_for(self, settings: dict) -> dict:
-        """The TrainConfig fields of the run for ``settings`` (canonical, see :func:`canonical_settings`)."""
-        s = canonical_settings(settings)
-        return {**self.base_config, "options": {**self.base_config["options"], **s}}
-
-    def folder_for(self, settings: dict) -> Path:
-        return run_folder_for(self.out_dir, TrainConfig(**self.config_for(settings)))
+        """The TrainConfig fields of the run for ``settings`` (see ``canonical_settings``)."""
+        return self.session.config_for(settings)
 
     def run(self, **settings) -> LabRun:
         """Train (or reuse) the run for these settings, merged over the controls' current values.
 
-        Adds it to the table and charts unless the same settings already are there. A bad setting
-        is shown in the status line and raised as :class:`UserError` before anything starts.
+        Adds it to the table and charts unless the same settings already are there. An error is
+        shown in the panel and raised: a bad setting (:class:`UserError`) before anything starts.
         """
         try:
-            s = canonical_settings({**self.settings(), **settings})
-            config = self.config_for(s)
-            folder = run_folder_for(self.out_dir, TrainConfig(**config))
-        except UserError as err:
-            self._error(str(err))
+            return self._run({**self.settings(), **settings})
+        except Exception as err:
+            self._report(err)
             raise
+
+    def _run(self, settings: dict) -> LabRun:
+        self._live = None
+        self.error_out.outputs = ()
+        s = canonical_settings(settings)
+        existing = self.session.find(s)  # also checks the whole config: a bad one fails here
         self._show_settings(s)
-        for existing in self.runs:
-            if existing.folder == folder:
-                self._say(f"These settings are <b>run {existing.index}</b>, already in the table.")
-                self.progress.value, self.progress.bar_style = self.progress.max, "success"
-                self.redraw(current=existing)
-                return existing
-        index = len(self.runs) + 1
-        source = "reused" if is_finished(folder) else "trained"
+        if existing is not None:
+            self._say(f"These settings are <b>run {existing.index}</b>, already in the table.")
+            self.progress.value, self.progress.bar_style = self.progress.max, "success"
+            self.redraw(current=existing)
+            return existing
+        index, trains = self.session.next_index, self.session.needs_training(s)
         self._live = {"index": index, "label": settings_label(index, s), "records": [], "total": None}
         self.progress.value, self.progress.max, self.progress.bar_style = 0, 1, "info"
-        if source == "trained":
+        if trains:
             self._say(f"<b>run {index}</b>: training {settings_label(index, s).split(': ', 1)[1]} …")
         started = time.perf_counter()
-        try:
-            ensure_run(self.out_dir, quiet=True, callbacks=[self._on_event], **config)
-        except Exception as err:
-            self._error(str(err), f"Run {index} stopped")
-            raise
-        finally:
-            self._live = None
-        lab_run = LabRun(index=index, settings=s, folder=folder, metrics=run_metrics(folder),
-                         records=step_records(folder), source=source)
-        self.runs.append(lab_run)
+        lab_run = self.session.run(s, callbacks=[self._on_event])
+        self._live = None
         self.progress.value, self.progress.max, self.progress.bar_style = 1, 1, "success"
-        took = time.perf_counter() - started
-        done = "reused from its run folder" if source == "reused" else f"finished in {took:.0f} s"
+        done = "reused from its run folder" if lab_run.source == "reused" else \
+            f"finished in {time.perf_counter() - started:.0f} s"
         self._say(f"<b>run {index}</b> {done}: student {100 * lab_run.student_acc:.1f}% test accuracy, "
                   f"scratch teacher {100 * lab_run.metrics['scratch_teacher']['test_acc']:.1f}%.")
         self.redraw(current=lab_run)
@@ -360,42 +268,38 @@ class LossWeightLab:
 
     def redraw(self, current: LabRun | None = None) -> None:
         """Re-render both charts and the table (into the widget's Output and HTML children)."""
-        self._render(self.current_out, self.current_figure(current), "last_current_figure")
-        self._render(self.runs_out, self.runs_figure(), "last_runs_figure")
+        self.last_current_figure = self.current_figure(current)
+        self._render(self.current_out, self.last_current_figure)
+        self.last_runs_figure = self.runs_figure()
+        self._render(self.runs_out, self.last_runs_figure)
         self.table.value = self.table_html(current.index if current else None)
 
     def _draw_current(self, label: str, records: list[dict], index: int, total: int | None) -> None:
         others = [r.as_curve() for r in self.runs]
-        fig = current_run_figure(label, records, self.curve.value, others, total_steps=total, index=index,
-                                 title=f"Run {index} (training): {LAB_CURVES[self.curve.value]}")
-        self._render(self.current_out, fig, "last_current_figure")
+        self.last_current_figure = current_run_figure(
+            label, records, self.curve.value, others, total_steps=total, index=index,
+            title=f"Run {index} (training): {LAB_CURVES[self.curve.value]}")
+        self._render(self.current_out, self.last_current_figure)
 
-    def _render(self, out: widgets.Output, fig: go.Figure, attr: str) -> None:
-        setattr(self, attr, fig)
+    @staticmethod
+    def _render(out: widgets.Output, fig: go.Figure) -> None:
         from IPython import get_ipython
 
         if get_ipython() is None:  # plain Python (tests, scripts): keep the figure, draw nothing
             return
         # set the Output's outputs in one step (a synced trait, so the browser redraws live);
         # capturing with `with out: clear_output(); fig.show()` can stall headless runs (nbclient #312)
-        from .outputs import figure_outputs
-
         out.outputs = figure_outputs([fig])
 
     def _say(self, text: str) -> None:
         self.status.value = text
 
-    def _error(self, message: str, what: str = "Not run") -> None:
+    def _report(self, err: Exception) -> None:
+        """Show ``err`` in the panel: one line in the status; an unexpected error also its traceback."""
+        what = f"Run {self._live['index']} stopped" if self._live else "Not run"
+        self._live = None
         self.progress.bar_style = "danger"
-        self.status.value = f"<span style='color:#b00020'><b>{what}:</b> {_escape(message)}</span>"
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text)
-
-
-def loss_weight_lab(base_config: dict, out_dir: str | Path, **kwargs) -> widgets.Widget:
-    """The lab's widget (``widget.lab`` is the :class:`LossWeightLab`, with ``.run(**settings)``)."""
-    return LossWeightLab(base_config, out_dir, **kwargs).widget
+        message = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
+        self.status.value = f"<span style='color:#b00020'><b>{what}:</b> {html.escape(message)}</span>"
+        if not isinstance(err, UserError):
+            self.error_out.outputs = (error_output(err),)

@@ -1,7 +1,8 @@
-"""Figures into an ``ipywidgets.Output`` in one step, safe under headless executors."""
+"""Figures (and errors) into an ``ipywidgets.Output`` in one step, safe under headless executors."""
 from __future__ import annotations
 
-from typing import Sequence
+import traceback
+from collections.abc import Sequence
 
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -21,3 +22,13 @@ def figure_outputs(figures: Sequence[go.Figure]) -> tuple[dict, ...]:
     renderer = pio.renderers["ctkd"]
     return tuple({"output_type": "display_data", "data": renderer.to_mimebundle(fig.to_dict()), "metadata": {}}
                  for fig in figures)
+
+
+def error_output(err: BaseException) -> dict:
+    """``err`` and its traceback as an ``error`` output for ``ipywidgets.Output.outputs``.
+
+    A control's callback has no caller to raise to: an exception raised there only reaches the
+    kernel's log. Panels show it where the user looks instead, set in one step like figures.
+    """
+    return {"output_type": "error", "ename": type(err).__name__, "evalue": str(err),
+            "traceback": traceback.format_exception(err)}

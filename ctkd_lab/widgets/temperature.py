@@ -3,20 +3,21 @@
     panel = temperature_widget(teacher_logits, student_logits, class_names, images=images, labels=labels)
     display(panel)
 
-Everything it draws comes from :mod:`ctkd_lab.viz.soft_targets`; ``panel.figures()`` returns the
-figures for the current control values (what the callback draws), ``panel.redraw()`` redraws.
+Everything it draws comes from :mod:`ctkd_lab.viz.soft_targets`. The panel is a
+:class:`TemperatureWidget` (an ``ipywidgets.VBox``): ``panel.figures()`` returns the figures for the
+current control values (what a change draws), ``panel.redraw()`` redraws.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import ipywidgets as widgets
 import plotly.graph_objects as go
 import torch
 
 from ..analysis.soft_targets import log_temperatures, loss_vs_temperature
-from .outputs import figure_outputs
 from ..viz.soft_targets import gradient_figure, gradient_norm_figure, kd_loss_figure, student_teacher_figure
+from .outputs import error_output, figure_outputs
 
 #: the slider's temperatures: roughly log-spaced from 0.5 to 20
 TEMPERATURES: tuple[float, ...] = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 20.0)
@@ -46,58 +47,78 @@ def temperature_figures(teacher_logits, student_logits, class_names: Sequence[st
             gradient_norm_figure(sweep, current_T=T)]
 
 
+class TemperatureWidget(widgets.VBox):
+    """A slider for T, a chooser for the image, and an Output that redraws the four figures.
+
+    :meth:`figures` returns the figures for the current control values (what a change draws),
+    :meth:`redraw` redraws, :attr:`controls` holds the controls by name.
+    """
+
+    def __init__(self, teacher_logits, student_logits, class_names: Sequence[str], images=None, labels=None,
+                 temperatures: Sequence[float] = TEMPERATURES, initial_T: float = 4.0, index: int = 0):
+        self.z_t, self.z_s = _rows(teacher_logits), _rows(student_logits)
+        if self.z_t.shape != self.z_s.shape:
+            raise ValueError(f"teacher logits {tuple(self.z_t.shape)} and student logits "
+                             f"{tuple(self.z_s.shape)} must match.")
+        n = self.z_t.shape[0]
+        if not 0 <= index < n:
+            raise ValueError(f"index must be between 0 and {n - 1} (one of the {n} images given), got {index}.")
+        self.class_names, self.images, self.labels = class_names, images, labels
+        temperatures = [float(t) for t in temperatures]
+        start = min(temperatures, key=lambda t: abs(t - initial_T))
+        t_slider = widgets.SelectionSlider(options=[(f"{t:g}", t) for t in temperatures], value=start,
+                                           description="T", continuous_update=False,
+                                           layout=widgets.Layout(width="420px"))
+        if n <= 200:
+            picker = widgets.Dropdown(options=[(self._describe(i), i) for i in range(n)], value=index,
+                                      description="image", layout=widgets.Layout(width="460px"))
+        else:
+            picker = widgets.IntSlider(value=index, min=0, max=n - 1, description="image", continuous_update=False)
+        self.out = widgets.Output()
+        self.controls = {"temperature": t_slider, "image": picker}
+        self._sweeps: dict[int, dict] = {}
+        self._grid = log_temperatures(0.5, 50.0, 40)
+        super().__init__([widgets.HBox([t_slider, picker]), self.out])
+        t_slider.observe(self._on_change, names="value")
+        picker.observe(self._on_change, names="value")
+        self.redraw()
+
+    def _describe(self, i: int) -> str:
+        names = self.class_names
+        parts = [f"image {i}"]
+        if self.labels is not None:
+            parts.append(f"true {names[int(self.labels[i])]}")
+        parts.append(f"teacher says {names[int(self.z_t[i].argmax())]}")
+        parts.append(f"student says {names[int(self.z_s[i].argmax())]}")
+        return ", ".join(parts)
+
+    def figures(self) -> list[go.Figure]:
+        """The four figures for the current temperature and image."""
+        i = int(self.controls["image"].value)
+        if i not in self._sweeps:
+            self._sweeps[i] = loss_vs_temperature(self.z_s[i], self.z_t[i], self._grid)
+        return temperature_figures(self.z_t, self.z_s, self.class_names, float(self.controls["temperature"].value),
+                                   i, self.images, self.labels, self._sweeps[i])
+
+    def redraw(self) -> None:
+        """Draw the current figures into the panel's Output (in one step, see ``figure_outputs``)."""
+        self.out.outputs = figure_outputs(self.figures())
+
+    def _on_change(self, change=None) -> None:
+        try:
+            self.redraw()
+        except Exception as err:  # noqa: BLE001 - shown in the panel, where the user looks
+            self.out.outputs = (error_output(err),)
+
+
 def temperature_widget(teacher_logits, student_logits, class_names: Sequence[str], images=None, labels=None,
                        temperatures: Sequence[float] = TEMPERATURES, initial_T: float = 4.0,
-                       index: int = 0) -> widgets.VBox:
-    """A slider for T, a chooser for the image, and an Output that redraws the four figures.
+                       index: int = 0) -> TemperatureWidget:
+    """The temperature panel (:class:`TemperatureWidget`).
 
     ``teacher_logits`` and ``student_logits``: (N, C) (or (C,) for one image); ``images``: optional
     uint8 (N, channels, H, W) shown beside the distributions; ``labels``: optional true classes;
     ``initial_T`` and ``index``: the temperature (nearest slider value) and image shown first.
     """
-    z_t, z_s = _rows(teacher_logits), _rows(student_logits)
-    if z_t.shape != z_s.shape:
-        raise ValueError(f"teacher logits {tuple(z_t.shape)} and student logits {tuple(z_s.shape)} must match.")
-    n = z_t.shape[0]
-    if not 0 <= index < n:
-        raise ValueError(f"index must be between 0 and {n - 1} (one of the {n} images given), got {index}.")
-    temperatures = [float(t) for t in temperatures]
-    start = min(temperatures, key=lambda t: abs(t - initial_T))
-    t_slider = widgets.SelectionSlider(options=[(f"{t:g}", t) for t in temperatures], value=start,
-                                       description="T", continuous_update=False,
-                                       layout=widgets.Layout(width="420px"))
-
-    def describe(i: int) -> str:
-        parts = [f"image {i}"]
-        if labels is not None:
-            parts.append(f"true {class_names[int(labels[i])]}")
-        parts.append(f"teacher says {class_names[int(z_t[i].argmax())]}")
-        parts.append(f"student says {class_names[int(z_s[i].argmax())]}")
-        return ", ".join(parts)
-
-    if n <= 200:
-        picker = widgets.Dropdown(options=[(describe(i), i) for i in range(n)], value=index, description="image",
-                                  layout=widgets.Layout(width="460px"))
-    else:
-        picker = widgets.IntSlider(value=index, min=0, max=n - 1, description="image", continuous_update=False)
-    out = widgets.Output()
-    sweeps: dict[int, dict] = {}
-    grid = log_temperatures(0.5, 50.0, 40)
-
-    def figures() -> list[go.Figure]:
-        i = int(picker.value)
-        if i not in sweeps:
-            sweeps[i] = loss_vs_temperature(z_s[i], z_t[i], grid)
-        return temperature_figures(z_t, z_s, class_names, float(t_slider.value), i, images, labels, sweeps[i])
-
-    def redraw(change=None) -> None:
-        out.outputs = figure_outputs(figures())
-
-    t_slider.observe(redraw, names="value")
-    picker.observe(redraw, names="value")
-    panel = widgets.VBox([widgets.HBox([t_slider, picker]), out])
-    panel.figures = figures
-    panel.redraw = redraw
-    panel.controls = {"temperature": t_slider, "image": picker}
-    redraw()
-    return panel
+    return TemperatureWidget(teacher_logits, student_logits, class_names, images=images, labels=labels,
+                             temperatures=temperatures, initial_T=initial_T, index=index)

@@ -1,0 +1,87 @@
+"""Statistics over seeds: one row per method (mean and sample std), and gaps against a baseline.
+
+Rows report, for the student (the primary network): last-epoch and best-epoch test accuracy (mean
+and sample standard deviation over seeds; say which one you quote), fidelity to its teacher (top-1
+agreement and KL, Stanton et al. 2021), expected calibration error, parameters and wall time.
+"""
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from ..errors import UserError
+
+#: which teacher the fidelity columns compare the student with, first present wins
+FIDELITY_ORDER = ("expert_teacher", "teacher", "scratch_teacher", "peer")
+
+
+def mean_std(values) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (ddof = 1; 0.0 for a single value) of the non-None values."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def summarise_runs(method: str, runs: list[dict]) -> dict:
+    """One table row for ``runs`` (loaded run folders of one method, one per seed)."""
+    students = [r["metrics"][r["metrics"]["primary"]] for r in runs]
+    teacher = next((t for t in FIDELITY_ORDER if f"agreement_{t}" in students[0]), None)
+    last = mean_std([s["test_acc"] for s in students])
+    best = mean_std([s["best_test_acc"] for s in students])
+    agreement = mean_std([s.get(f"agreement_{teacher}") for s in students]) if teacher else (None, None)
+    kl = mean_std([s.get(f"kl_{teacher}") for s in students]) if teacher else (None, None)
+    ece = mean_std([s.get("ece") for s in students])
+    val = mean_std([s.get("best_val_acc") for s in students])        # runs with --val-per-class
+    at_val = mean_std([s.get("test_acc_at_best_val") for s in students])
+    return {"method": method, "seeds": len(runs),
+            "last_acc_mean": last[0], "last_acc_std": last[1], "best_acc_mean": best[0], "best_acc_std": best[1],
+            "fidelity_to": teacher or "",
+            "agreement_mean": agreement[0], "kl_mean": kl[0], "ece_mean": ece[0],
+            "params": students[0]["params"],
+            "wall_time_s_mean": mean_std([r["metrics"]["wall_time_s"] for r in runs])[0],
+            "agreement_std": agreement[1], "kl_std": kl[1], "ece_std": ece[1],
+            "val_acc_mean": val[0], "val_acc_std": val[1], "test_at_best_val_mean": at_val[0],
+            "test_at_best_val_std": at_val[1]}
+
+
+def summarise_study(out: str | Path, methods: list[str] | None = None, seeds: list[int] | None = None) -> list[dict]:
+    """One row per method from the finished runs under ``out`` (methods in the given order).
+
+    ``seeds``: only these seeds (default: every finished ``seed*`` folder of each method).
+    """
+    from .study_runs import study_runs
+
+    return [summarise_runs(method, runs) for method, runs in study_runs(out, methods, seeds).items()]
+
+
+def compare_to_baseline(rows: list[dict], baseline: str = "vanilla", which: str = "last") -> list[dict]:
+    """Each method's gap to ``baseline`` in student accuracy, against the seed-to-seed spread.
+
+    ``which``: "last" or "best" epoch. ``noise`` is the larger of the two methods' sample stds; a gap
+    no larger than that is called "within noise" (a rough rule for a handful of seeds, not a
+    significance test: with 2 seeds the std itself is very uncertain). With one seed there is no
+    spread to judge and the verdict says so. Rows: ``method, mean, std, diff, noise, verdict``.
+    """
+    if which not in ("last", "best"):
+        raise ValueError(f"which must be 'last' or 'best', got {which!r}")
+    by_name = {r["method"]: r for r in rows}
+    if baseline not in by_name:
+        raise UserError(f"the baseline '{baseline}' is not among the methods ({', '.join(by_name)}); "
+                        f"add it to the study or pick another baseline")
+    base = by_name[baseline]
+    b_mean, b_std = base[f"{which}_acc_mean"], base[f"{which}_acc_std"] or 0.0
+    out = []
+    for r in rows:
+        mean, std = r[f"{which}_acc_mean"], r[f"{which}_acc_std"] or 0.0
+        diff, noise = mean - b_mean, max(std, b_std)
+        if r["method"] == baseline:
+            verdict = "baseline"
+        elif min(r["seeds"], base["seeds"]) < 2:
+            verdict = "one seed: no spread to judge"
+        elif abs(diff) <= noise:
+            verdict = "within noise"
+        else:
+            verdict = f"{'above' if diff > 0 else 'below'} the baseline by more than 1 std"
+        out.append({"method": r["method"], "mean": mean, "std": std, "diff": diff, "noise": noise, "verdict": verdict})
+    return out
