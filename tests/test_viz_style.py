@@ -53,7 +53,7 @@ def test_accuracies_and_agreements_are_fractions_drawn_in_percent(key, fraction)
 
 def test_percent_axis_formats_fractions():
     fig = percent_axis(go.Figure(go.Scatter(x=[1, 2], y=[0.25, 0.5])))
-    assert fig.layout.yaxis.tickformat == ".0%" and list(fig.data[0].y) == [0.25, 0.5]  # the data stays fractions
+    assert fig.layout.yaxis.tickformat == ".2~%" and list(fig.data[0].y) == [0.25, 0.5]  # the data stays fractions
 
 
 @pytest.mark.parametrize("low, high, ticks", [

@@ -76,9 +76,13 @@ def value_format(key: str) -> str:
 
 
 def percent_axis(fig: go.Figure, axis: str = "y", **where) -> go.Figure:
-    """Show an axis of fractions in percent (``0.5`` is drawn as ``50%``); ``where``: ``row=``, ``col=``."""
+    """Show an axis of fractions in percent (``0.5`` is drawn as ``50%``); ``where``: ``row=``, ``col=``.
+
+    Two decimals with trailing zeros trimmed (``50%``, ``7.5%``, ``0.25%``): a narrow range such as
+    6-8% keeps distinct tick labels, which ``.0%`` would round to ``8% 8% 7% 7% 6%``.
+    """
     update = fig.update_yaxes if axis == "y" else fig.update_xaxes
-    update(tickformat=".0%", **where)
+    update(tickformat=".2~%", **where)
     return fig
 
 
