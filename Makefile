@@ -4,6 +4,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.ctkd-installed
 PORT   ?= 8888
+# extra `jupyter lab` flags, e.g. make lab LAB_FLAGS="--no-browser --ServerApp.ip=0.0.0.0" (in a container)
+LAB_FLAGS ?=
 
 .PHONY: setup lab test test-fast lint notebooks benchmark clean
 
@@ -16,8 +18,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name ctkd-lab --display-name "Python (ctkd-lab)"
 	@touch $(STAMP)
 
+# jupyter_server_config.py: runs as root too, strips outputs of lessons on save, one kernel (ctkd-lab)
 lab: setup
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(PORT)
+	$(VENV)/bin/jupyter lab --config=jupyter_server_config.py --notebook-dir=notebooks --port=$(PORT) $(LAB_FLAGS)
 
 test: setup
 	$(PY) -m ruff check .

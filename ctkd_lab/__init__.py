@@ -9,7 +9,7 @@ Layers (each imports only from the ones above it; ``tests/test_layers.py`` enfor
     analysis                  reading runs, statistics, attention maps, evaluation of checkpoints
     study                     orchestration: running studies, reusing runs
     viz, widgets              figures from data; ipywidgets panels over them
-    cli                       `ctkd-lab ...`
+    cli, lab_server           `ctkd-lab ...`; the hook that keeps lesson outputs out of git
 
 Start with :func:`ctkd_lab.train.train` or the notebooks.
 """

@@ -29,12 +29,28 @@ def notebooks(only: str | None = None) -> list[Path]:
     return [p for p in paths if only is None or p.name.startswith(only)]
 
 
+KERNEL = "ctkd-lab"  # the lessons' kernel (their metadata.kernelspec), installed into .venv by `make setup`
+
+
+def kernel_name() -> str:
+    """The lessons' kernel when this Python's environment has it (``make setup`` installs it there),
+    else the native ``python3`` kernel, which runs this same Python (``pytest`` or this script without
+    ``make setup``). A ``ctkd-lab`` kernel of another environment is never used."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec_dir = Path(KernelSpecManager().get_kernel_spec(KERNEL).resource_dir).resolve()
+    except NoSuchKernel:
+        return "python3"
+    return KERNEL if spec_dir.is_relative_to(Path(sys.prefix).resolve()) else "python3"
+
+
 def execute(path: Path, out_dir: Path, parameters: dict | None = None, timeout: int = 1800) -> Path:
-    """Run one notebook (cwd = notebooks/) into out_dir; raises on any cell error."""
+    """Run one notebook (cwd = notebooks/) into out_dir with :func:`kernel_name`; raises on any cell error."""
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / path.name
     pm.execute_notebook(str(path), str(target), parameters=parameters or {}, cwd=str(NOTEBOOKS),
-                        kernel_name="python3", progress_bar=False, execution_timeout=timeout)
+                        kernel_name=kernel_name(), progress_bar=False, execution_timeout=timeout)
     return target
 
 

@@ -161,7 +161,7 @@ def _wait_kernel_idle(page, timeout_s: float) -> None:
         if dialog.count() and "Select Kernel" in dialog.first.inner_text():
             dialog.first.locator("button.jp-mod-accept").click()
         elif (page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count()
-              and re.search(r"Python 3.*\|\s*Idle", page.locator("#jp-main-statusbar").inner_text())):
+              and re.search(r"(Python 3|ctkd-lab).*\|\s*Idle", page.locator("#jp-main-statusbar").inner_text())):
             return
         time.sleep(1)
     raise AssertionError(f"the kernel was not idle within {timeout_s} s: "

@@ -12,6 +12,7 @@ def test_environment_report_contents():
     report = environment_report()
     assert report["device"] == "cpu"  # this machine has no GPU
     assert report["device_requested"] == "auto"
+    assert report["run_threads"] >= 1 and "thread" in report["run_threads_reason"]
     assert report["torch"] == torch.__version__ and report["ctkd_lab"] == ctkd_lab.__version__
     assert report["cpu_threads"] == torch.get_num_threads() >= 1 and report["cpu_count"] >= 1
     assert report["cuda_available"] is False and report["cuda_devices"] == []

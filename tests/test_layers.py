@@ -40,6 +40,7 @@ LAYERS: dict[str, int] = {
     "viz": 7,
     "widgets": 8,
     "cli": 9, "__main__": 9,
+    "lab_server": 9,                        # make lab's Jupyter server hooks (imports nothing of the package)
 }
 #: same-rank edges that are allowed (source, target)
 ALLOWED_PEERS: frozenset[tuple[str, str]] = frozenset({("__main__", "cli")})

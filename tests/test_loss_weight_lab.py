@@ -112,6 +112,12 @@ def test_starting_settings_come_from_the_base_config(tmp_path):
     assert "gamma" not in lab.base_config["options"]
 
 
+def test_the_weights_lesson_04_recommends_are_slider_stops(tmp_path):
+    lab = LossWeightLab(lab_config("digits", "x"), tmp_path)  # lesson 04: "try gamma 0.003 and beta 100"
+    assert 0.003 in [v for _, v in lab.controls["gamma"].options]
+    assert 100.0 in [v for _, v in lab.controls["beta"].options]
+
+
 def test_invalid_settings_show_one_error_and_start_nothing(tmp_path):
     lab = LossWeightLab(lab_config("digits", "x"), tmp_path / "lab")
     before = lab.settings()
@@ -225,6 +231,15 @@ def test_two_settings_add_two_rows_and_two_curves(lab_dir):
     assert len(lab.last_current_figure.data) == 2  # the latest run over the earlier one
     assert lab.table_html().count("<tr") == 3
     assert "run 2" in lab.status.value and lab.progress.bar_style == "success"
+
+
+def test_select_sets_the_controls_without_training(lab_dir):
+    lab = make_lab(lab_dir)
+    first, second = lab.run(gamma=0.0), lab.run(gamma=1.0)
+    assert lab.settings()["gamma"] == 1.0  # the controls follow the last run
+    assert lab.select(gamma=0.0) is first and lab.settings()["gamma"] == 0.0
+    assert len(lab.runs) == 2 and second.index == 2  # nothing new trained
+    assert lab.select(gamma=0.5) is None and lab.settings()["gamma"] == 0.5 and len(lab.runs) == 2
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ printed to stderr, and on errors hidden in widget output state.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import nbformat
@@ -58,11 +59,31 @@ def test_stored_without_outputs_and_with_parameters_cell(path):
     assert "parameters" in code[0].metadata.get("tags", []), "the first code cell must be tagged 'parameters'"
     assert "widgets" not in nb.metadata, "strip widget state"
     assert "ctkd_test_parameters" in nb.metadata
-    assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+    assert nb.metadata.get("kernelspec", {}).get("name") == build.KERNEL, "the lessons use the kit's kernel"
     # capturing output into an ipywidgets.Output while a cell runs can stall headless executors
     # (jupyter/nbclient#312); lessons set Output.outputs with ctkd_lab.widgets.outputs.figure_outputs
     captured = [c.source.splitlines()[0] for c in code if "clear_output(" in c.source]
     assert not captured, f"use figure_outputs instead of clear_output + show in: {captured}"
+
+
+def test_the_lessons_kernel_is_the_one_make_setup_installs():
+    """`make setup` installs the kernel the lessons name (and `make lab` shows only that one)."""
+    makefile = (REPO / "Makefile").read_text()
+    assert f"ipykernel install --sys-prefix --name {build.KERNEL} " in makefile
+    shown = {nbformat.read(p, as_version=4).metadata.kernelspec.display_name for p in NOTEBOOKS}
+    assert all(f'--display-name "{name}"' in makefile for name in shown), shown
+    config = (REPO / "jupyter_server_config.py").read_text()
+    assert f'allowed_kernelspecs = {{"{build.KERNEL}"}}' in config
+
+
+def test_execution_uses_the_kits_kernel_when_this_environment_has_it():
+    """Under `make test` (after `make setup`) the lessons run in the ctkd-lab kernel; a bare `pytest`
+    without it falls back to python3, the same interpreter."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    specs = KernelSpecManager().find_kernel_specs()
+    here = build.KERNEL in specs and Path(specs[build.KERNEL]).resolve().is_relative_to(Path(sys.prefix).resolve())
+    assert build.kernel_name() == (build.KERNEL if here else "python3")
 
 
 @pytest.mark.slow

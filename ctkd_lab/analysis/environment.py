@@ -8,7 +8,7 @@ import torch
 
 from .. import __version__
 from ..data import dataset_status
-from ..train.device import pick_device
+from ..train.device import choose_threads, pick_device
 
 
 def environment_report(device: str = "auto", data_root=None, cache_dir=None) -> dict:
@@ -16,11 +16,14 @@ def environment_report(device: str = "auto", data_root=None, cache_dir=None) -> 
 
     Keys: ``device`` (what ``device`` resolves to, as the trainer picks it: cuda, then mps, then
     cpu), ``device_requested``, ``python``, ``torch``, ``ctkd_lab``, ``cpu_count`` (logical CPUs),
-    ``cpu_threads`` (torch's intra-op threads), ``cuda_available``, ``cuda_devices`` (names),
-    ``mps_available`` and ``datasets``: one ``{"name", "available", "where"}`` row per registered
-    data set (``where`` is the location, or the sentence saying how to get it).
+    ``cpu_threads`` (torch's intra-op threads now), ``run_threads`` and ``run_threads_reason`` (what a
+    run started now would use, and why: :func:`~ctkd_lab.train.device.choose_threads`),
+    ``cuda_available``, ``cuda_devices`` (names), ``mps_available`` and ``datasets``: one
+    ``{"name", "available", "where"}`` row per registered data set (``where`` is the location, or
+    the sentence saying how to get it).
     """
     cuda = torch.cuda.is_available()
+    run_threads, reason = choose_threads(None, pick_device(device))
     mps_backend = getattr(torch.backends, "mps", None)
     return {
         "device": str(pick_device(device)),
@@ -30,6 +33,8 @@ def environment_report(device: str = "auto", data_root=None, cache_dir=None) -> 
         "ctkd_lab": __version__,
         "cpu_count": os.cpu_count() or 1,
         "cpu_threads": torch.get_num_threads(),
+        "run_threads": run_threads,
+        "run_threads_reason": reason,
         "cuda_available": cuda,
         "cuda_devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else [],
         "mps_available": bool(mps_backend is not None and mps_backend.is_available()),

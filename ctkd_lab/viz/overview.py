@@ -16,14 +16,15 @@ def environment_figure(report: dict) -> go.Figure:
         ("device a run would use", report["device"] + (f"  (asked for: {report['device_requested']})"
                                                       if report["device_requested"] != "auto" else "  (auto)")),
         ("python / torch / ctkd_lab", f"{report['python']} / {report['torch']} / {report['ctkd_lab']}"),
-        ("CPU: logical cores / torch threads", f"{report['cpu_count']} / {report['cpu_threads']}"),
+        ("CPU: logical cores / torch threads now", f"{report['cpu_count']} / {report['cpu_threads']}"),
+        ("threads a run would use", report["run_threads_reason"]),
         ("CUDA available", yes(report["cuda_available"]) + (f": {', '.join(report['cuda_devices'])}"
                                                              if report["cuda_devices"] else "")),
         ("Apple MPS available", yes(report["mps_available"])),
     ]
     rows = report["datasets"]
     fig = make_subplots(rows=2, cols=1, specs=[[{"type": "table"}], [{"type": "table"}]],
-                        row_heights=[0.3, 0.7], vertical_spacing=0.04)
+                        row_heights=[0.4, 0.6], vertical_spacing=0.04)
     fig.add_trace(go.Table(
         columnwidth=[1, 3],
         header=dict(values=["<b>this machine</b>", "<b>value</b>"], align="left", fill_color="#e8eef7"),
@@ -37,7 +38,7 @@ def environment_figure(report: dict) -> go.Figure:
                            [r["where"] for r in rows]], align="left", height=30,
                    fill_color=[["#eaf7ea" if r["available"] else "#fbeaea" for r in rows]] * 3)),
         row=2, col=1)
-    fig.update_layout(template=TEMPLATE, height=600, margin=dict(t=50, b=10, l=10, r=10),
+    fig.update_layout(template=TEMPLATE, height=640, margin=dict(t=50, b=10, l=10, r=10),
                       title="Your environment: where training runs and which data sets the kit can find")
     return fig
 

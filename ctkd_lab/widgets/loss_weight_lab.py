@@ -31,7 +31,7 @@ from ..viz.lab import LAB_CURVES, current_run_figure, runs_overview_figure, runs
 from .outputs import error_output, figure_outputs
 
 #: the sliders' stops: loss weights matter by orders of magnitude, so the stops are roughly log-spaced
-GAMMAS: tuple[float, ...] = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+GAMMAS: tuple[float, ...] = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 BETAS: tuple[float, ...] = (0.0, 10.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0)
 TEMPERATURES: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
 
@@ -198,6 +198,18 @@ class LossWeightLab:
         except Exception as err:
             self._report(err)
             raise
+
+    def select(self, **settings) -> LabRun | None:
+        """Set the controls to ``settings`` (merged over the current ones) without training anything.
+
+        A lesson calls it after its direct ``run`` calls, so the panel opens on the lesson's own
+        settings; the run with those settings (if there is one) is highlighted and returned.
+        """
+        s = canonical_settings({**self.settings(), **settings})
+        self._show_settings(s)
+        current = self.session.find(s)
+        self.redraw(current=current)
+        return current
 
     def _run(self, settings: dict) -> LabRun:
         self._live = None

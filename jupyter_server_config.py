@@ -1,0 +1,21 @@
+# The Jupyter server that `make lab` starts: `jupyter lab --config=jupyter_server_config.py --notebook-dir=notebooks`.
+# tests/test_lab_server.py starts it the same way (through `make lab`) and checks each setting below.
+from pathlib import Path
+
+from ctkd_lab.lab_server import lessons_save_hook
+
+c = get_config()  # noqa: F821 (defined by Jupyter when it loads this file)
+
+# A container (and many teaching machines) runs as root; the lab must start there too.
+c.ServerApp.allow_root = True
+
+# The lessons are stored without outputs: a notebook saved directly in notebooks/ (autosave included)
+# is written without outputs, execution counts or widget state. Notebooks in a subfolder
+# (File > Save Notebook As... "mine/00_welcome.ipynb") keep theirs.
+c.FileContentsManager.pre_save_hook = lessons_save_hook(Path(__file__).resolve().parent / "notebooks")
+
+# One kernel, the kit's: `make setup` installs it into .venv (ipykernel install --sys-prefix --name ctkd-lab)
+# and every lesson names it in its metadata; the native "Python 3 (ipykernel)" is hidden.
+c.KernelSpecManager.ensure_native_kernel = False
+c.KernelSpecManager.allowed_kernelspecs = {"ctkd-lab"}
+c.MappingKernelManager.default_kernel_name = "ctkd-lab"
