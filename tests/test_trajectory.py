@@ -276,7 +276,7 @@ def test_step_and_epoch_figures_from_a_history(tmp_path):
     learn = learning_steps_figure(step_records(run))
     assert [t.name for t in learn.data] == ["scratch teacher", "scratch teacher", "student", "student"]
     assert list(learn.data[2].y) == [2.0, 1.0, 2.0 / 3, 0.5]
-    assert learn.layout.yaxis2.tickformat == ".0%"  # batch accuracy: fractions drawn in percent
+    assert learn.layout.yaxis2.tickformat == ".2~%"  # batch accuracy: fractions drawn in percent
     close = closeness_steps_figure(step_records(run), gamma=0.1)
     assert len(close.data) == 3 and list(close.data[0].y) == [3.0, 1.5, 1.0, 0.75]
     assert "γ = 0.1" in close.layout.title.text
@@ -285,7 +285,7 @@ def test_step_and_epoch_figures_from_a_history(tmp_path):
                               "teacher": (epochs, "test_acc/scratch_teacher", "dot")})
     assert [t.name for t in acc.data] == ["student", "teacher"]
     assert list(acc.data[0].y) == [0.6, 0.7] and acc.data[1].line.dash == "dot"
-    assert acc.layout.yaxis.tickformat == ".0%"
+    assert acc.layout.yaxis.tickformat == ".2~%"
 
 
 def test_image_figure_accepts_channels_first_pictures():
