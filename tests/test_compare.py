@@ -265,6 +265,20 @@ def test_learning_curves(synthetic_study):
     assert fig.layout.yaxis.title.text == "test accuracy of the student (%)"
 
 
+def test_identical_learning_curves_stay_visible():
+    """at and ctkd-expert compute one loss through two code paths: their lines coincide exactly."""
+    def method(values):
+        return {"seeds": [{"seed": 0, "epochs": [1, 2], "values": values}],
+                "mean": {"epochs": [1, 2], "values": values}}
+
+    curves = {"key": "test_acc/student", "methods": {"at": method([0.4, 0.6]), "ctkd-expert": method([0.4, 0.6]),
+                                                     "kd": method([0.5, 0.7])}}
+    means = {t.legendgroup: t for t in learning_curves(curves).data if "mean" in t.name}
+    assert means["ctkd-expert"].name == "ctkd-expert (mean of 1 seed), identical to at"
+    assert means["ctkd-expert"].line.dash == "dash" and means["at"].line.dash == "solid"
+    assert means["kd"].line.dash == "solid" and "identical" not in means["kd"].name
+
+
 # -- a real tiny study ---------------------------------------------------------------------------
 TINY = dict(dataset="digits", model="resnet8", per_class=10, epochs=1)
 

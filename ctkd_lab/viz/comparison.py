@@ -193,17 +193,23 @@ def learning_curves(curves: dict) -> go.Figure:
     fig = go.Figure()
     percent = is_fraction(key)
     scale = 100.0 if percent else 1.0
+    drawn: dict[str, tuple] = {}  # method -> its mean curve, to spot identical results
     for i, (method, curve) in enumerate(curves["methods"].items()):
         color = method_color(method, i)
+        mean = curve["mean"]
+        same_as = next((m for m, values in drawn.items() if values == tuple(mean["values"])), None)
+        drawn[method] = tuple(mean["values"])
         for seed in curve["seeds"]:
             fig.add_trace(go.Scatter(x=seed["epochs"], y=[scale * y for y in seed["values"]], mode="lines",
                                      legendgroup=method, showlegend=False, line=dict(color=color, width=1),
                                      opacity=0.45, name=f"{method} seed {seed['seed']}",
                                      hovertemplate="%{fullData.name}, epoch %{x}: %{y:.2f}<extra></extra>"))
-        mean = curve["mean"]
+        # identical results would hide one line under the other: the later one is dashed and says so
+        n = len(curve["seeds"])
+        name = f"{method} (mean of {n} seed{'s' * (n != 1)})" + (f", identical to {same_as}" if same_as else "")
         fig.add_trace(go.Scatter(x=mean["epochs"], y=[scale * y for y in mean["values"]],
-                                 mode="lines+markers", name=f"{method} (mean of {len(curve['seeds'])} seeds)",
-                                 legendgroup=method, line=dict(color=color, width=3),
+                                 mode="lines+markers", name=name, legendgroup=method,
+                                 line=dict(color=color, width=3, dash="dash" if same_as else "solid"),
                                  hovertemplate=method + " mean, epoch %{x}: %{y:.2f}<extra></extra>"))
     what = key.replace("test_acc/", "test accuracy of the ").replace("_", " ")
     fig.update_layout(title=f"{what[0].upper() + what[1:]} per epoch: thin = one seed, thick = mean",
