@@ -45,3 +45,25 @@ def loss_fell(history, key="loss", k=3):
     steps = [r[key] for r in history if r["kind"] == "step"]
     assert len(steps) >= 2 * k, f"only {len(steps)} step records"
     return sum(steps[-k:]) / k < sum(steps[:k]) / k
+
+
+def wait_for_jupyter(proc, url: str, token: str, log_path, what: str, timeout_s: float) -> None:
+    """Poll a starting Jupyter server's /api/status until it answers; fail with its log's tail if the
+    process exits or ``timeout_s`` passes (``what`` names it in the message)."""
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"{what} exited with code {proc.returncode}:\n{Path(log_path).read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=5) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not answer within {timeout_s} s:\n{Path(log_path).read_text()[-3000:]}")
+        time.sleep(0.5)

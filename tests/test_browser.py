@@ -25,6 +25,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import wait_for_jupyter
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -96,21 +97,7 @@ def jupyter(tmp_path_factory):
         cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + SERVER_START_S
-        while True:
-            if proc.poll() is not None:
-                log = (base / "jupyter.log").read_text()[-3000:]
-                pytest.fail(f"JupyterLab exited with code {proc.returncode}:\n{log}")
-            try:
-                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"JupyterLab did not answer within {SERVER_START_S} s:\n"
-                            f"{(base / 'jupyter.log').read_text()[-3000:]}")
-            time.sleep(1)
+        wait_for_jupyter(proc, url, token, base / "jupyter.log", "JupyterLab", SERVER_START_S)
         urllib.request.urlopen(f"{url}/api/kernelspecs?token={token}", timeout=60).read()
         yield {"url": url, "token": token, "notebook": name, "log": base / "jupyter.log"}
     finally:

@@ -25,6 +25,7 @@ from types import SimpleNamespace
 
 import nbformat
 import pytest
+from conftest import wait_for_jupyter
 
 from ctkd_lab.lab_server import lessons_save_hook, strip_outputs
 
@@ -160,19 +161,7 @@ def make_lab(tmp_path):
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + SERVER_START_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"make lab exited with code {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"make lab did not answer within {SERVER_START_S} s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.5)
+        wait_for_jupyter(proc, url, token, log_path, "make lab", SERVER_START_S)
         yield SimpleNamespace(url=url, token=token, log=log_path)
     finally:
         _stop_group(proc)

@@ -20,6 +20,7 @@ Cross-field rules stay in the Options class's own ``validate()``, called after t
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import typing
@@ -88,18 +89,28 @@ def _check_number(method: str, name: str, value, typ: type, meta: dict):
     return value
 
 
-def _check_model_name(method: str, name: str, value: str, meta: dict) -> None:
+@functools.cache
+def _model_name_error(value: str) -> str | None:
+    """Why ``value`` is not a model name (None: it is one). Remembered: a run checks its options up to
+    three times (trainer, build, folder name), and the check builds the network."""
     import torch
 
     from ..models import build_model
 
-    # building is the one complete check (a WRN's depth rule lives in its factory; milliseconds); the
-    # RNG is restored, so checking options never changes the networks a seed gives
+    # building is the one complete check (a WRN's depth rule lives in its factory); the RNG is
+    # restored, so checking options never changes the networks a seed gives
     try:
         with torch.random.fork_rng(devices=[]):
             build_model(value, 10)
     except ValueError as exc:
-        raise UserError(f"{name} of method '{method}': {str(exc).rstrip('.')}") from None
+        return str(exc).rstrip(".")
+    return None
+
+
+def _check_model_name(method: str, name: str, value: str, meta: dict) -> None:
+    error = _model_name_error(value)
+    if error is not None:
+        raise UserError(f"{name} of method '{method}': {error}")
 
 
 def check_options(opts, method: str):
