@@ -223,6 +223,11 @@ def test_attention_figure_grid():
     assert "stage 3 (4×4)" in [a.text for a in coarse.layout.annotations]
     # each column shares one colour range across networks
     assert fig.data[1].zmax == fig.data[5].zmax
+    # ... and gets one colour scale, under the column (drawn by the bottom row's map)
+    scales = [t for t in fig.data if t.type == "heatmap" and t.showscale]
+    assert scales == list(fig.data[5:8]) and all(t.colorbar.orientation == "h" for t in scales)
+    assert [round(t.colorbar.x, 3) for t in scales] == [round(sum(fig.get_subplot(2, c).xaxis.domain) / 2, 3)
+                                                         for c in (2, 3, 4)]
     one = attention_figure(image, {"student": maps}, stages=[2])
     assert len(one.data) == 2 and len(one.data[1].z) == 8
     assert one.layout.annotations[1].text == "stage 3 (8×8)"
@@ -256,6 +261,7 @@ def test_explorer_figures_and_widget():
     figs = explorer_figures(images, nets, mean, std, names, index=2, view="Grad-CAM", labels=labels, explain="true")
     assert len(figs) == 3 and all(len(f.data) == 1 + 2 * 2 for f in figs)
     panel = attention_explorer(images, nets, mean, std, names, labels=labels)
+    assert panel.controls["stage"].label == "all stages"  # a None value would show a blank drop-down
     out = panel.children[-1]
     assert [list(o["data"]) for o in out.outputs] == [["application/vnd.plotly.v1+json", "text/html"]]
     panel.controls["stage"].value = 1

@@ -7,6 +7,9 @@ runs all cells from the Run menu, moves the lab's gamma slider with the keyboard
 new run starts and the all-runs chart gains a curve. A screenshot goes to
 ``build/browser_04_collaborative_teaching.png``.
 
+A second test exports a small notebook (equations, a plotly figure, a widget) and opens the page from
+disk: it fails on any request to the network and on any file the page asks for and does not find.
+
 Chromium is looked up at ``$CTKD_CHROMIUM`` or ``/usr/bin/chromium`` (Debian: ``apt-get install
 chromium``). Without it the test is skipped, except under CI (``$CI`` set), where it fails.
 """
@@ -225,32 +228,78 @@ def test_lesson_04_runs_in_jupyterlab_and_the_lab_answers_a_slider(page, jupyter
     assert not _errors(page), _errors(page)
 
 
+# MathJax 2 loads a font from about:blank on purpose, to see how the browser answers a font that does
+# not exist (no traffic); Chromium refuses it (CORS) and reports a failed request. Expected, harmless.
+MATHJAX_BLANK_FONT_PROBE = "about:blank"
+
+# Every text-bearing element of a typeset equation (MathJax's hidden MathML copy for screen readers
+# aside): its computed font-family, and whether that family is a web font the page has loaded.
+MATH_GLYPH_FONTS = """() => {
+    const loaded = new Set([...document.fonts].filter(f => f.status === 'loaded')
+                                              .map(f => f.family.replace(/["']/g, '')));
+    const glyphs = [...document.querySelectorAll('.MathJax *')].filter(e =>
+        !e.closest('.MJX_Assistive_MathML')
+        && [...e.childNodes].some(n => n.nodeType === Node.TEXT_NODE && n.textContent.trim()));
+    return glyphs.map(e => {
+        const family = getComputedStyle(e).fontFamily.replace(/["']/g, '');
+        return [family, loaded.has(family)];
+    });
+}"""
+
+
 def test_exported_html_typesets_equations_and_draws_figures_offline(chromium, tmp_path):
-    """An exported page, opened from disk with the network blocked: MathJax (copied beside the page)
-    typesets the LaTeX, and the embedded plotly.js draws the figure."""
+    """An exported page with equations, a plotly figure and an ipywidgets slider, opened from disk:
+    it requests nothing over the network (every http(s)/ws(s) request is recorded and fails the
+    test; they are also aborted, so the test never goes online), every file it asks for is beside
+    it, MathJax (copied beside the page) typesets the LaTeX in its own web font rather than a
+    fallback, and the embedded plotly.js draws the figure. The widget is left out of the page."""
     sys.path.insert(0, str(REPO / "scripts"))
     import build_notebooks as build
     from playwright.sync_api import sync_playwright
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell(r"The loss $L = T^2 \, \mathrm{KL}(p_t \,\|\, p_s)$ and"
-                                              "\n\n$$\\frac{\\partial L}{\\partial z_s} = T\\,(p_s - p_t)$$"),
+                                              "\n\n$$\\frac{\\partial L}{\\partial z_s} = T\\,(p_s - p_t)$$"
+                                              "\n\nover the data, $\\mathcal{L} = \\mathbb{E}_x\\, L$."),
                 nbformat.v4.new_code_cell("from ctkd_lab.viz import setup_notebook\nsetup_notebook()\n"
                                           "import plotly.graph_objects as go\n"
-                                          "go.Figure(go.Bar(y=[1, 3, 2])).show()")]
+                                          "go.Figure(go.Bar(y=[1, 3, 2])).show()"),
+                nbformat.v4.new_code_cell("import ipywidgets\nipywidgets.FloatSlider(value=2.0, description='T')")]
     source = tmp_path / "page.ipynb"
     nbformat.write(nb, source)
     executed = build.execute(source, tmp_path / "build", timeout=120)
+    done = nbformat.read(executed, as_version=4)
+    assert "widgets" in done.metadata and any(build.WIDGET_VIEW in o.get("data", {}) for o in done.cells[2].outputs), \
+        "the executed notebook has a widget (state and view) for the export to deal with"
     html = build.export_html(executed)
+
+    network, failed, errors = [], [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True)
         page = browser.new_page()
-        page.route(re.compile(r"^https?://"), lambda route: route.abort())  # offline
+        page.on("request", lambda r: network.append(r.url) if re.match(r"^(https?|wss?)://", r.url) else None)
+        page.on("websocket", lambda ws: network.append(ws.url))
+        page.on("requestfailed", lambda r: failed.append(f"{r.url}: {r.failure}")
+                if r.url != MATHJAX_BLANK_FONT_PROBE else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.route(re.compile(r"^https?://"), lambda route: route.abort())  # offline; recorded above
         page.goto(html.as_uri())
-        page.wait_for_function("document.querySelectorAll('.MathJax, .MathJax_Display').length >= 2",
-                               timeout=60_000)
+        page.wait_for_function("window.MathJax && MathJax.isReady", timeout=60_000)
+        page.evaluate("new Promise(done => MathJax.Hub.Queue(done))")  # after the page's first typeset
+        page.evaluate("document.fonts.ready.then(() => true)")
         page.wait_for_function("document.querySelectorAll('.plotly-graph-div .main-svg').length > 0",
                                timeout=60_000)
+        typeset = page.locator(".MathJax, .MathJax_Display").count()
+        glyph_fonts = page.evaluate(MATH_GLYPH_FONTS)
+        widgets = page.locator(".jupyter-widgets, script[type^='application/vnd.jupyter.widget']").count()
         text = page.inner_text("body")
         browser.close()
+    assert not network, f"the page requested from the network: {network}"
+    assert not failed, f"files the page asked for and did not find: {failed}"
+    assert not errors, errors
+    assert typeset >= 3, "every equation is typeset"
     assert "\\frac" not in text and "$$" not in text, "no raw LaTeX left on the page"
+    assert glyph_fonts, "the equations' glyphs are on the page"
+    not_web_font = sorted({family for family, loaded in glyph_fonts if not loaded or "MathJax" not in family})
+    assert not not_web_font, f"glyphs drawn in a fallback font, not MathJax's web font: {not_web_font}"
+    assert widgets == 0, "widgets are live only in JupyterLab: no frozen widget views or state in the page"

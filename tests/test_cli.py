@@ -176,3 +176,29 @@ def test_methods_verbose_explains_each_option(capsys):
     code, out, _ = run_cli(capsys, "methods", "--verbose")
     assert code == 0
     assert "--at-target" in out and "student | scratch" in out and "--expert" in out and "required" in out
+
+
+# -- compare --jobs ---------------------------------------------------------------------------------
+COMPARE = ["compare", "--methods", "vanilla", "--seeds", "0,1", *TINY]
+
+
+@pytest.mark.parametrize("value,expected", [("0", "--jobs must be a whole number of 1 or more"),
+                                            ("-2", "--jobs must be a whole number of 1 or more"),
+                                            ("two", "argument --jobs: invalid int value: 'two'")])
+def test_bad_jobs_is_one_line_and_no_folder(value, expected, tmp_path, capsys):
+    out = tmp_path / "study"
+    code, _, err = run_cli(capsys, *COMPARE, "--out", str(out), "--jobs", value)
+    assert code == 2 and err.count("\n") == 1 and err.startswith("ctkd-lab: error: ") and expected in err, err
+    assert not out.exists()
+
+
+def test_jobs_reaches_run_study_and_defaults_to_one(tmp_path, capsys, monkeypatch):
+    import ctkd_lab.study
+
+    seen = []
+    monkeypatch.setattr(ctkd_lab.study, "run_study", lambda *a, jobs, **k: seen.append(jobs) or [])
+    assert main([*COMPARE, "--out", str(tmp_path / "s"), "--jobs", "3"]) == 0
+    assert main([*COMPARE, "--out", str(tmp_path / "s")]) == 0
+    assert seen == [3, 1]
+    assert main(["compare", "--help"]) == 0
+    assert "--jobs N" in capsys.readouterr().out

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ctkd_lab.analysis.loss_weight_lab import (
+    REFERENCE_LABEL,
     canonical_settings,
     lab_config,
     metric_series,
@@ -139,7 +140,7 @@ def test_the_lab_patches_nothing_onto_its_widget(tmp_path):
 def test_an_error_in_a_control_driven_run_is_shown_in_the_panel(tmp_path, monkeypatch):
     lab = LossWeightLab(lab_config("digits", fake_expert(tmp_path)), tmp_path / "lab")
 
-    def broken(settings, callbacks=()):
+    def broken(settings, callbacks=(), seeds=1):
         raise RuntimeError("the data went missing")
 
     monkeypatch.setattr(lab.session, "run", broken)
@@ -195,6 +196,30 @@ def test_overview_has_one_curve_and_one_bar_per_run():
     assert len(runs_overview_figure([]).data) == 0
 
 
+def test_overview_bars_are_seed_means_with_their_range_beside_the_student_alone():
+    runs = [{"index": 1, "label": "run 1", "records": RECORDS, "student_acc": 0.5, "student_accs": [0.5, 0.7]}]
+    alone = {"index": 0, "label": REFERENCE_LABEL, "records": RECORDS, "student_acc": 0.8, "student_accs": [0.8]}
+    fig = runs_overview_figure(runs, reference=alone, chance=0.1)
+    bar = next(t for t in fig.data if t.type == "bar")
+    assert list(bar.x) == ["alone", "run 1"] and list(bar.y) == pytest.approx([80.0, 60.0])
+    assert list(bar.error_y.array) == pytest.approx([0.0, 10.0])
+    assert list(bar.error_y.arrayminus) == pytest.approx([0.0, 10.0])
+    assert bar.error_y.visible and list(bar.text) == ["80.0%", "60.0% (n=2)"]
+    assert scatter_names(fig) == [REFERENCE_LABEL, "run 1"] and fig.data[0].line.dash == "dash"
+    assert [s.y0 for s in fig.layout.shapes] == pytest.approx([0.1, 10.0])  # chance: curve (fraction), bars (%)
+    only_one = runs_overview_figure([{**runs[0], "student_accs": [0.5]}])
+    assert not next(t for t in only_one.data if t.type == "bar").error_y.visible
+    # a curve the student alone does not log (the hint) draws no reference line, and no chance line
+    hint = runs_overview_figure(runs, key="hint", reference=alone, chance=0.1)
+    assert scatter_names(hint) == ["run 1"] and [s.y0 for s in hint.layout.shapes] == [10.0]
+
+
+def test_table_lists_the_student_alone_and_each_seed():
+    alone = {"index": 0, "label": REFERENCE_LABEL, "student_acc": 0.8, "student_accs": [0.8, 0.6]}
+    html = runs_table_html([alone])
+    assert ">alone<" in html and "70.0% (mean)" in html and "80.0% / 60.0%" in html
+
+
 def test_current_run_figure_fades_earlier_runs_and_fixes_the_x_range():
     prev = [{"index": 1, "label": "run 1", "records": RECORDS}]
     fig = current_run_figure("run 2", RECORDS[:1], previous=prev, total_steps=10, index=2)
@@ -221,16 +246,39 @@ def test_table_shows_percentages_and_hides_an_unused_temperature():
 def test_two_settings_add_two_rows_and_two_curves(lab_dir):
     lab = make_lab(lab_dir)
     first, second = lab.run(gamma=0.0), lab.run(gamma=1.0)
-    assert [r["gamma"] for r in lab.rows()] == [0.0, 1.0] and first.folder != second.folder
+    assert [r.get("gamma") for r in lab.rows()] == [None, 0.0, 1.0] and first.folder != second.folder
     for run in (first, second):
         assert run.metrics == run_metrics(run.folder)
-        assert lab.rows()[run.index - 1]["student_acc"] == run.metrics["student"]["test_acc"]
+        assert lab.rows()[run.index]["student_acc"] == run.metrics["student"]["test_acc"]
         assert [r["step"] for r in run.records] == [1, 2]  # one record per step (log_every=1)
+    alone = lab.session.reference_run  # the first run also trained the student alone, same budget
+    assert alone.index == 0 and alone.metrics["student"]["test_acc"] == run_metrics(alone.folder)["student"]["test_acc"]
+    assert run_metrics(alone.folder)["student"]["params"] == first.metrics["student"]["params"]
+    assert "expert_teacher" not in alone.metrics and lab.rows()[0]["index"] == 0
     fig = lab.last_runs_figure
-    assert len(scatter_names(fig)) == 2 and bar_count(fig) == 2
-    assert len(lab.last_current_figure.data) == 2  # the latest run over the earlier one
-    assert lab.table_html().count("<tr") == 3
-    assert "run 2" in lab.status.value and lab.progress.bar_style == "success"
+    assert scatter_names(fig) == [REFERENCE_LABEL, first.label, second.label]
+    assert list(next(t for t in fig.data if t.type == "bar").x) == ["alone", "run 1", "run 2"]
+    assert any(s.y0 == pytest.approx(10.0) for s in fig.layout.shapes), "chance line at 10% (digits)"
+    assert len(lab.last_current_figure.data) == 3  # the latest run over the earlier one and the reference
+    assert lab.table_html().count("<tr") == 4 and ">alone<" in lab.table_html()
+    assert "run 2" in lab.status.value and "alone" in lab.status.value and lab.progress.bar_style == "success"
+
+
+@pytest.mark.slow
+def test_a_second_seed_adds_to_the_same_run_and_to_the_student_alone(lab_dir):
+    lab = make_lab(lab_dir)
+    run = lab.run(gamma=0.0)
+    assert run.seeds == [0] and lab.session.reference_run.seeds == [0]
+    lab.two_seeds.value = True  # run on change: the shown settings get their second seed
+    assert lab.runs == [run] and run.seeds == [0, 1] and lab.session.reference_run.seeds == [0, 1]
+    seed1 = run.more_seeds[0]
+    assert seed1["metrics"] == run_metrics(seed1["folder"]) and seed1["folder"] != run.folder
+    assert run.student_accs == [run.metrics["student"]["test_acc"], seed1["metrics"]["student"]["test_acc"]]
+    bar = next(t for t in lab.last_runs_figure.data if t.type == "bar")
+    assert bar.y[1] == pytest.approx(100 * sum(run.student_accs) / 2)
+    assert lab.run(gamma=0.0) is run and run.seeds == [0, 1]  # nothing more to train
+    with pytest.raises(UserError, match="seeds must be"):
+        lab.session.run({"gamma": 0.0}, seeds=0)
 
 
 def test_select_sets_the_controls_without_training(lab_dir):
@@ -258,8 +306,8 @@ def test_same_settings_reuse_the_run_folder(lab_dir):
 def test_moving_a_control_starts_a_run_when_run_on_change_is_on(lab_dir):
     lab = make_lab(lab_dir)
     lab.controls["beta"].value = 100.0
-    assert len(lab.runs) == 1 and lab.rows()[0]["beta"] == 100.0
-    assert len(scatter_names(lab.last_runs_figure)) == 1
+    assert len(lab.runs) == 1 and lab.rows()[1]["beta"] == 100.0
+    assert len(scatter_names(lab.last_runs_figure)) == 2  # the run and the student alone
     lab.controls["temperature"].value = 8.0  # unused by the mse hint: no run
     assert len(lab.runs) == 1
 
@@ -272,4 +320,4 @@ def test_moving_a_control_starts_nothing_when_run_on_change_is_off(lab_dir):
     assert lab.runs == []
     lab.controls["hint"].value = "mse"
     lab.run_button.click()  # the Run button runs the controls' settings
-    assert [(r["gamma"], r["hint"]) for r in lab.rows()] == [(1.0, "mse")]
+    assert [(r["gamma"], r["hint"]) for r in lab.rows()[1:]] == [(1.0, "mse")]

@@ -7,6 +7,7 @@ printed to stderr, and on errors hidden in widget output state.
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -32,6 +33,11 @@ def widget_errors(nb) -> list[str]:
             if out.get("output_type") == "stream" and "Traceback" in "".join(out.get("text", "")):
                 found.append(f"{model_id}: traceback in stream")
     return found
+
+
+def loaded_by_tags(html: str) -> list[str]:
+    """What the page's ``<script src>`` and ``<link href>`` tags load."""
+    return re.findall(r'<(?:script|link)\b[^>]*?\b(?:src|href)="([^"]*)"', html)
 
 
 def cell_errors(nb) -> list[str]:
@@ -104,3 +110,11 @@ def test_notebook_runs_and_exports(path, tmp_path):
     assert "ctkd-plotly-loaded" in html and "* plotly.js v" in html, "plotly.js is embedded (offline)"
     assert 'src="mathjax/MathJax.js' in html and (tmp_path / "mathjax" / "MathJax.js").is_file(), \
         "equations are typeset by a MathJax beside the page (offline), not a CDN"
+    assert (tmp_path / "mathjax" / "config" / "local" / "ctkd.js").is_file() and \
+        (tmp_path / "mathjax" / "jax" / "output" / "HTML-CSS" / "fonts" / "STIX-Web" / "fontdata.js").is_file(), \
+        "MathJax is set to the web font it ships (STIX-Web; the TeX font is not in jupyter-server-mathjax)"
+    loaded = loaded_by_tags(html)
+    assert loaded and all((tmp_path / url.split("?")[0]).is_file() for url in loaded), \
+        f"every script and stylesheet the page loads is a file beside it (no require.js or CDN): {loaded}"
+    assert build.WIDGET_VIEW not in html and "widget-state+json" not in html, \
+        "no widget views, state or widget manager: widgets are live only in JupyterLab"

@@ -131,3 +131,21 @@ def test_threads_is_a_config_field_that_defaults_to_automatic():
     TrainConfig(threads=2).validate()
     with pytest.raises(UserError, match="--threads"):
         TrainConfig(threads=0).validate()
+
+
+def test_runs_side_by_side_share_the_budget(machine, monkeypatch):
+    """run_study(jobs=N): the free cores (or OMP_NUM_THREADS) are divided, at least 1 thread each."""
+    machine.update(cores=8, load=0.0)
+    assert choose_threads(None, "cpu", share=2) == (4, "4 threads (8 cores, load 0.0; 2 runs at once)")
+    assert choose_threads(None, "cpu", share=3)[0] == 2
+    machine.update(cores=2, load=1.0)
+    assert choose_threads(None, "cpu", share=2) == (1, "1 thread (2 cores, load 1.0; 2 runs at once)")
+    assert choose_threads(None, "cpu", share=1) == choose_threads(None, "cpu")
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    assert choose_threads(None, "cpu", share=2) == (2, "2 threads (OMP_NUM_THREADS=4; 2 runs at once)")
+    assert choose_threads(None, "cpu", share=8)[0] == 1
+    assert choose_threads(3, "cpu", share=2)[0] == 3                 # asked for: kept
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert choose_threads(None, "cpu", recorded=2, share=2)[0] == 2  # a resumed run keeps its count
+    with pytest.raises(UserError):
+        choose_threads(None, "cpu", share=0)

@@ -313,3 +313,41 @@ def test_image_trajectory_widget_lists_the_images_and_redraws():
     picker.value = 5
     assert "Probe image 5" in panel.figure().layout.title.text
     assert len(panel.children[1].outputs) == 1  # the change redrew the panel's Output
+
+
+def test_one_far_out_snapshot_neither_takes_the_plane_nor_the_scale():
+    """An evaluation-mode jump (one snapshot hundreds of times farther out) is flagged, left out of the
+    PCA fit and out of the view, and the figure says so; the others keep their straight path."""
+    from ctkd_lab.viz.trajectory import trajectory_figure
+
+    path, _, _ = line_path(s=12)
+    rng = np.random.default_rng(1)
+    jumped = path.copy()
+    jumped[3] = path[3] + 200.0 * rng.normal(size=path[3].shape)
+    traj = probe_trajectories(records_from({"scratch_teacher": jumped}), ["scratch_teacher"])
+    assert traj["far_out"]["scratch_teacher"].tolist() == [k == 3 for k in range(12)]
+    assert traj["explained_variance_ratio"][0] == pytest.approx(1.0, abs=1e-9), "the plane is the line's"
+    xy = traj["coords"]["scratch_teacher"]
+    kept = np.delete(xy, 3, axis=0)
+    np.testing.assert_allclose(kept[:, 1], 0.0, atol=1e-9)
+    fig = trajectory_figure(traj)
+    (x0, x1), (y0, y1) = fig.layout.xaxis.range, fig.layout.yaxis.range
+    assert x0 <= kept[:, 0].min() and x1 >= kept[:, 0].max() and x1 - x0 < 1.2 * np.ptp(kept[:, 0]) + 1e-6
+    assert not (x0 <= xy[3, 0] <= x1 and y0 <= xy[3, 1] <= y1), "the far-out snapshot is outside the view"
+    note = [a.text for a in fig.layout.annotations if "outside" in a.text]
+    assert len(note) == 1 and "1 snapshot (step" in note[0]
+    # without a jump nothing is flagged and no note is drawn
+    plain = probe_trajectories(records_from({"scratch_teacher": path}), ["scratch_teacher"])
+    assert not plain["far_out"]["scratch_teacher"].any()
+    assert not [a for a in trajectory_figure(plain).layout.annotations if "outside" in (a.text or "")]
+
+
+def test_probe_distance_breaks_the_last_disagreements_down():
+    labels = np.array([0, 1, 2, 3])
+    eye = np.eye(6)  # row k: logits that predict class k (6 classes)
+    teacher = np.stack([eye[[0, 1, 2, 4]]] * 2)      # right, right, right, wrong (says 4 for a 3)
+    student = np.stack([eye[[0, 2, 2, 5]]] * 2)      # right, wrong (2 for 1), right, wrong (5 for 3)
+    rec = records_from({"student": student, "scratch_teacher": teacher}, labels=labels)
+    got = probe_distance(rec, "student")
+    assert got["agreement"][-1] == 0.5
+    assert got["breakdown"] == {"images": 4, "agree": 2, "a_wrong_b_right": 1, "a_right_b_wrong": 0, "both_wrong": 1}

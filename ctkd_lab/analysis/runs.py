@@ -42,3 +42,19 @@ def series(records: list[dict], key: str, x: str = "step") -> tuple[list, list]:
     """(xs, ys) for ``key`` over the records that have it."""
     pairs = [(r[x], r[key]) for r in records if key in r and r[key] is not None]
     return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def readable_metrics(metrics: dict) -> dict[str, str]:
+    """One network's metrics (a ``metrics.json`` entry) as text: accuracies, agreements and ECE in
+    percent with one decimal, counts with thousands separators, other numbers to 4 significant digits."""
+    out = {}
+    for key, value in metrics.items():
+        if isinstance(value, bool) or value is None or isinstance(value, str):
+            out[key] = str(value)
+        elif isinstance(value, int):
+            out[key] = f"{value:,}"
+        elif "acc" in key or "agreement" in key or key == "ece":
+            out[key] = f"{100 * value:.1f}%"
+        else:
+            out[key] = f"{value:.4g}"
+    return out

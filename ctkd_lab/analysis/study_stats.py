@@ -10,6 +10,7 @@ import statistics
 from pathlib import Path
 
 from ..errors import UserError
+from .verdicts import at_chance
 
 #: which teacher the fidelity columns compare the student with, first present wins
 FIDELITY_ORDER = ("expert_teacher", "teacher", "scratch_teacher", "peer")
@@ -55,8 +56,12 @@ def summarise_study(out: str | Path, methods: list[str] | None = None, seeds: li
     return [summarise_runs(method, runs) for method, runs in study_runs(out, methods, seeds).items()]
 
 
-def compare_to_baseline(rows: list[dict], baseline: str = "vanilla", which: str = "last") -> list[dict]:
+def compare_to_baseline(rows: list[dict], baseline: str = "vanilla", which: str = "last",
+                        chance: float | None = None) -> list[dict]:
     """Each method's gap to ``baseline`` in student accuracy, against the seed-to-seed spread.
+
+    ``chance`` (1 / classes, see :func:`ctkd_lab.analysis.verdicts.chance_level`): a method whose mean
+    is within 5 points of it is "at chance level", and when the baseline is, every gap is moot.
 
     ``which``: "last" or "best" epoch. ``noise`` is the larger of the two methods' sample stds; a gap
     no larger than that is called "within noise" (a rough rule for a handful of seeds, not a
@@ -75,8 +80,12 @@ def compare_to_baseline(rows: list[dict], baseline: str = "vanilla", which: str 
     for r in rows:
         mean, std = r[f"{which}_acc_mean"], r[f"{which}_acc_std"] or 0.0
         diff, noise = mean - b_mean, max(std, b_std)
-        if r["method"] == baseline:
+        if chance is not None and at_chance(mean, chance):
+            verdict = "at chance level: the budget is too small to compare"
+        elif r["method"] == baseline:
             verdict = "baseline"
+        elif chance is not None and at_chance(b_mean, chance):
+            verdict = "the baseline is at chance level: the budget is too small to compare"
         elif min(r["seeds"], base["seeds"]) < 2:
             verdict = "one seed: no spread to judge"
         elif abs(diff) <= noise:

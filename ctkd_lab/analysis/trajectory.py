@@ -101,14 +101,43 @@ def _orient(pca: dict, first: slice) -> None:
             comps[j] *= -1
 
 
+#: a snapshot farther from the median snapshot than Q3 + FAR_OUT * IQR of all distances is "far out"
+FAR_OUT = 3.0
+
+
+def far_out(points: np.ndarray) -> np.ndarray:
+    """Which rows of ``points`` are far out: their distance to the coordinate-wise median row exceeds
+    Q3 + :data:`FAR_OUT` x IQR of those distances (Tukey's far-out fence). Fewer than 8 rows: none.
+
+    In probe snapshots these are the evaluation-mode jumps of early training (batch-norm running
+    statistics lagging fast-moving weights): one such snapshot can be hundreds of times farther out
+    than the rest and would otherwise take a whole PCA axis and the figure's whole scale.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    if points.shape[0] < 8:
+        return np.zeros(points.shape[0], dtype=bool)
+    d = np.linalg.norm(points - np.median(points, axis=0), axis=1)
+    q1, q3 = np.percentile(d, [25, 75])
+    return d > q3 + FAR_OUT * (q3 - q1)
+
+
 def _project(stacked: dict[str, np.ndarray], roles: list[str]) -> dict:
-    """Joint PCA of per-role (S, D) arrays; coordinates split back per role, first role oriented."""
+    """Joint PCA of per-role (S, D) arrays; coordinates split back per role, first role oriented.
+
+    The PCA is fitted on the snapshots that are not far out (:func:`far_out`), then every snapshot is
+    projected on it; ``far_out`` marks the others per role, and ``explained_variance_ratio`` is the
+    share of the fitted snapshots' variance.
+    """
     s = stacked[roles[0]].shape[0]
-    pca = pca_2d(np.concatenate([stacked[r] for r in roles], axis=0))
+    points = np.concatenate([stacked[r] for r in roles], axis=0).astype(np.float64)
+    far = far_out(points)
+    pca = pca_2d(points[~far])
+    pca["coords"] = (points - pca["mean"]) @ pca["components"].T
     _orient(pca, slice(0, s))
     coords = {role: pca["coords"][i * s:(i + 1) * s] for i, role in enumerate(roles)}
     return {"coords": coords, "explained_variance_ratio": pca["explained_variance_ratio"],
-            "components": pca["components"], "mean": pca["mean"], "total_variance": pca["total_variance"]}
+            "components": pca["components"], "mean": pca["mean"], "total_variance": pca["total_variance"],
+            "far_out": {role: far[i * s:(i + 1) * s] for i, role in enumerate(roles)}}
 
 
 def probe_trajectories(probe_records: Sequence[dict], roles: Sequence[str]) -> dict:
@@ -126,7 +155,8 @@ def probe_trajectories(probe_records: Sequence[dict], roles: Sequence[str]) -> d
     Returns:
         ``{"roles", "steps" (S,), "epochs" (S,), "labels" (N,), "coords": {role: (S, 2)},
         "accuracy": {role: (S,)} (probe-batch accuracy), "explained_variance_ratio" (2,),
-        "components" (2, N*C), "mean" (N*C,), "total_variance"}``.
+        "components" (2, N*C), "mean" (N*C,), "total_variance", "far_out": {role: (S,) bool}}``.
+        Far-out snapshots (:func:`far_out`) are projected but take no part in fitting the plane.
     """
     roles = list(roles)
     data = stack_logits(probe_records, roles)
@@ -213,8 +243,10 @@ def probe_distance(records_a: Sequence[dict], role_a: str, records_b: Sequence[d
     probe batch (eval mode, not the training batch). ``records_b`` defaults to ``records_a`` (two
     roles of one run); with another run's records the two are compared at the steps both probed.
 
-    Returns ``{"steps" (S,), "epochs" (S,), "distance" (S,), "agreement" (S,)}`` where agreement is
-    the fraction of probe images on which both networks predict the same class.
+    Returns ``{"steps" (S,), "epochs" (S,), "distance" (S,), "agreement" (S,), "breakdown"}`` where
+    agreement is the fraction of probe images on which both networks predict the same class and
+    ``breakdown`` counts, at the last snapshot, the agreements and the kinds of disagreement
+    (a wrong where b is right, the reverse, both wrong).
     """
     merged = align_probe_records({"a": (records_a, role_a),
                                   "b": (records_b if records_b is not None else records_a, role_b)})
@@ -222,4 +254,21 @@ def probe_distance(records_a: Sequence[dict], role_a: str, records_b: Sequence[d
     za, zb = data["logits"]["a"], data["logits"]["b"]
     distance = ((za - zb) ** 2).sum(axis=2).mean(axis=1)
     agreement = (za.argmax(axis=2) == zb.argmax(axis=2)).mean(axis=1)
-    return {"steps": data["steps"], "epochs": data["epochs"], "distance": distance, "agreement": agreement}
+    return {"steps": data["steps"], "epochs": data["epochs"], "distance": distance, "agreement": agreement,
+            "breakdown": _breakdown(za[-1].argmax(axis=1), zb[-1].argmax(axis=1), data["labels"])}
+
+
+def _breakdown(pred_a: np.ndarray, pred_b: np.ndarray, labels: np.ndarray) -> dict:
+    """At one snapshot: on how many probe images network a and b agree, and why the others differ.
+
+    ``{"images", "agree", "a_wrong_b_right", "a_right_b_wrong", "both_wrong"}`` (counts; the last three
+    are the disagreements; without labels only ``images`` and ``agree``).
+    """
+    out = {"images": int(len(pred_a)), "agree": int((pred_a == pred_b).sum())}
+    if len(labels) == len(pred_a):
+        differ = pred_a != pred_b
+        a_right, b_right = pred_a == labels, pred_b == labels
+        out.update(a_wrong_b_right=int((differ & ~a_right & b_right).sum()),
+                   a_right_b_wrong=int((differ & a_right & ~b_right).sum()),
+                   both_wrong=int((differ & ~a_right & ~b_right).sum()))
+    return out

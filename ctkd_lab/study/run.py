@@ -8,6 +8,7 @@
 
 Finished runs are reused, unfinished ones resumed, stale ones (killed before their first
 checkpoint) started again; a finished run with other settings is an error, never silently mixed in.
+``run_study(..., jobs=N)`` trains up to N runs at once in worker processes (:mod:`.parallel`).
 """
 from __future__ import annotations
 
@@ -16,25 +17,48 @@ from pathlib import Path
 from ..analysis.study_stats import summarise_study
 from ..analysis.study_tables import write_tables
 from ..data import load_dataset
+from ..errors import UserError, is_whole
 from ..train import TrainConfig, Trainer
+from ..train.device import choose_threads
 from ..train.naming import run_folder_for
 from ..train.run_folder import RunFolder
+from .parallel import Job, check_not_starting_a_worker, train_in_parallel
 from .plan import check_same_settings, plan_study
 
 
+def check_jobs(jobs) -> int:
+    """``jobs`` is how many runs train at once: a whole number of 1 or more."""
+    if not (is_whole(jobs) and jobs >= 1):
+        raise UserError(f"--jobs must be a whole number of 1 or more (how many runs train at once), "
+                        f"e.g. --jobs 2; got {jobs!r}")
+    return jobs
+
+
 def run_study(base: TrainConfig, methods: list[str], seeds: list[int], out: str | Path,
-              options: dict | None = None, quiet: bool = False, log=print) -> list[dict]:
+              options: dict | None = None, quiet: bool = False, log=print, jobs: int = 1) -> list[dict]:
     """Train every missing run (resuming unfinished ones), then write summary.csv and summary.md.
 
     Calling it again costs nothing. Every run is checked (settings, options, teachers) before the
     first one trains. Returns the rows of :func:`summarise_study` for exactly these methods and seeds.
+
+    ``jobs``: how many runs train at once. 1 trains them one after another in this process. N > 1
+    trains up to N in worker processes (fewer when fewer runs are missing; one missing run trains
+    here), without progress bars: ``log`` gets one line as each starts and ends. Unless
+    ``base.threads`` is set, each gets its share of the free cores or of OMP_NUM_THREADS (at least
+    one thread; a resumed run otherwise keeps the count it started with, as with jobs=1); the
+    results are those of the same runs trained one by one
+    with the same thread count. A failed run stops the study with an error naming it, after the runs
+    already training have finished (see :mod:`.parallel`). A script that passes ``jobs`` > 1 calls
+    this under ``if __name__ == "__main__":`` (each worker process re-runs the script's top level).
     """
+    check_not_starting_a_worker()
+    check_jobs(jobs)
     plan = plan_study(base, methods, seeds, out, options)
     for cfg, folder in plan:  # every finished run first: nothing trains if one clashes
         if RunFolder(folder).state == "done":
             check_same_settings(cfg, folder)
     dataset = None
-    trainers = []
+    trainers, configs = [], []
     for cfg, folder in plan:  # build every trainer: bad options, data or teachers fail up front
         mode = RunFolder(folder).reuse_mode()
         if mode == "done":
@@ -43,12 +67,31 @@ def run_study(base: TrainConfig, methods: list[str], seeds: list[int], out: str 
         if dataset is None:
             dataset = load_dataset(cfg.dataset, root=cfg.data_root, cache_dir=cfg.cache_dir, download=cfg.download)
         trainers.append(Trainer(cfg, out=folder, resume=mode == "resume", quiet=quiet, dataset=dataset))
-    for trainer in trainers:
-        log(f"{trainer.mode} {trainer.config.method} seed {trainer.config.seed} -> {trainer.folder.path}")
-        trainer.run()
+        configs.append(cfg)
+    workers = min(jobs, len(trainers))
+    if workers > 1:  # the workers build their own trainers; these only checked every run up front
+        shares: dict = {}
+        parallel = [Job(cfg, t.folder.path, t.mode, _shared_threads(t, workers, shares))
+                    for cfg, t in zip(configs, trainers)]
+        trainers = dataset = None
+        train_in_parallel(parallel, workers, log=log)
+    else:
+        for trainer in trainers:
+            log(f"{trainer.mode} {trainer.config.method} seed {trainer.config.seed} -> {trainer.folder.path}")
+            trainer.run()
     rows = summarise_study(out, methods, seeds=seeds)
     write_tables(rows, out)
     return rows
+
+
+def _shared_threads(trainer: Trainer, workers: int, decided: dict) -> tuple[int, str]:
+    """The thread count of one of ``workers`` runs trained side by side (choose_threads(share=...)),
+    decided once per recorded count (``decided`` remembers), so every new run gets the same share."""
+    recorded = trainer.folder.read_config()["resolved"].get("threads") if trainer.mode == "resume" else None
+    key = (trainer.config.threads, str(trainer.placement.device), repr(recorded))
+    if key not in decided:
+        decided[key] = choose_threads(trainer.config.threads, trainer.placement.device, recorded, share=workers)
+    return decided[key]
 
 
 def ensure_run(out_dir: str | Path, quiet: bool = False, callbacks=(), **fields) -> Path:

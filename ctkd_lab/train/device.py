@@ -128,7 +128,8 @@ def _plural(n: int) -> str:
     return f"{n} thread{'s' if n != 1 else ''}"
 
 
-def choose_threads(requested: int | None, device, recorded: int | None = None) -> tuple[int, str]:
+def choose_threads(requested: int | None, device, recorded: int | None = None,
+                   share: int = 1) -> tuple[int, str]:
     """How many CPU threads a run uses, and a short reason for the progress line.
 
     In order: ``requested`` (the config's ``threads``, ``--threads``); OMP_NUM_THREADS when it is set
@@ -137,9 +138,24 @@ def choose_threads(requested: int | None, device, recorded: int | None = None) -
     (:func:`other_load`), rounded, at least 1 and at most the core count; on an accelerator,
     PyTorch's current count, left alone (the CPU only feeds the device there).
 
+    ``share``: how many runs train side by side (``run_study(..., jobs=N)``, decided once before
+    they start). OMP_NUM_THREADS and the free cores are then the budget of all of them: each run gets
+    ``max(1, budget // share)``. A requested or recorded count is kept as it is.
+
     >>> choose_threads(None, "cpu")                       # doctest: +SKIP
     (2, '2 threads (2 cores, load 0.1)')
+    >>> choose_threads(None, "cpu", share=2)              # doctest: +SKIP
+    (1, '1 thread (2 cores, load 0.1; 2 runs at once)')
     """
+    if not (is_whole(share) and share >= 1):
+        raise UserError(f"share must be a whole number of 1 or more (the runs trained at once); got {share!r}")
+
+    def shared(n: int, why: str) -> tuple[int, str]:
+        if share == 1:
+            return n, f"{_plural(n)} ({why})"
+        each = max(1, n // share)
+        return each, f"{_plural(each)} ({why}; {share} runs at once)"
+
     if requested is not None:
         if not (is_whole(requested) and requested >= 1):
             raise UserError(f"--threads must be a whole number of 1 or more, e.g. --threads 1; got {requested!r}")
@@ -148,7 +164,7 @@ def choose_threads(requested: int | None, device, recorded: int | None = None) -
         return requested, f"{_plural(requested)} (--threads {requested}{more})"
     env = os.environ.get("OMP_NUM_THREADS", "").strip()
     if env.isdigit() and int(env) >= 1:
-        return int(env), f"{_plural(int(env))} (OMP_NUM_THREADS={int(env)})"
+        return shared(int(env), f"OMP_NUM_THREADS={int(env)}")
     if is_whole(recorded) and recorded >= 1:
         return recorded, f"{_plural(recorded)} (as when the run started)"
     kind = getattr(device, "type", None) or torch.device(str(device)).type
@@ -158,9 +174,9 @@ def choose_threads(requested: int | None, device, recorded: int | None = None) -
     cores = cpu_cores()
     load = other_load()
     if load is None:
-        return cores, f"{_plural(cores)} ({cores} cores, load unknown)"
+        return shared(cores, f"{cores} cores, load unknown")
     n = min(cores, max(1, math.floor(cores - load + 0.5)))
-    return n, f"{_plural(n)} ({cores} cores, load {load:.1f})"
+    return shared(n, f"{cores} cores, load {load:.1f}")
 
 
 def apply_threads(n: int) -> int:

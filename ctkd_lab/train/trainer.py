@@ -42,10 +42,12 @@ class Trainer:
 
     ``callbacks`` are called as ``callback(event, record, trainer)`` with event ``"step"``,
     ``"epoch"`` or ``"end"`` and the record just written to history.jsonl (or metrics).
+    ``threads``: ``(count, reason)`` when the caller has chosen the CPU thread count (``run_study``
+    shares the cores between runs trained side by side); by default :func:`choose_threads` decides.
     """
 
     def __init__(self, config: TrainConfig, out: str | Path | None = None, resume: bool = False,
-                 quiet: bool = False, callbacks=(), dataset=None):
+                 quiet: bool = False, callbacks=(), dataset=None, threads: tuple[int, str] | None = None):
         config = resolve_defaults(dataclasses.replace(config, options=dict(config.options)))
         config.validate()
         self.method_cls = get_method(config.method)
@@ -58,8 +60,10 @@ class Trainer:
         self.quiet = quiet
         self.callbacks = list(callbacks)
         self.placement = placement_for(config)
-        recorded = self.folder.read_config()["resolved"].get("threads") if self.mode == "resume" else None
-        self.threads, self.threads_reason = choose_threads(config.threads, self.placement.device, recorded)
+        if threads is None:
+            recorded = self.folder.read_config()["resolved"].get("threads") if self.mode == "resume" else None
+            threads = choose_threads(config.threads, self.placement.device, recorded)
+        self.threads, self.threads_reason = threads
         self.dataset = dataset if dataset is not None else load_dataset(
             config.dataset, root=config.data_root, cache_dir=config.cache_dir, download=config.download)
         torch.manual_seed(config.seed)

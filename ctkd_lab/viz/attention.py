@@ -110,13 +110,27 @@ def attention_figure(image, maps_by_network: Mapping[str, Sequence[torch.Tensor]
                                      hovertemplate=f"{name}, stage {k + 1}<br>x %{{x}}, y %{{y}}<br>"
                                                    "attention %{z:.4f}<extra></extra>"), r, c)
         fig.update_yaxes(title_text=name, row=r, col=1)
+    _column_scales(fig, rows, stages)
     _square_axes(fig, rows, cols)
     fig.update_annotations(font_size=11)
     fig.update_layout(
         title=title or "Attention maps per stage, A = Q / ‖Q‖ (bright = high)",
-        template=TEMPLATE, width=max(520, 40 + _CELL * cols), height=120 + (_CELL + 12) * rows,
-        margin=dict(l=70, r=20, t=90, b=20), showlegend=False)
+        template=TEMPLATE, width=max(520, 40 + _CELL * cols), height=170 + (_CELL + 12) * rows,
+        margin=dict(l=70, r=20, t=90, b=80), showlegend=False)
     return fig
+
+
+def _column_scales(fig: go.Figure, rows: int, stages: Sequence[int]) -> None:  # one scale per shown stage
+    """One horizontal colour scale under each stage's column (the columns' ranges differ), drawn by the
+    bottom row's heatmap of that column."""
+    heatmaps = [t for t in fig.data if t.type == "heatmap"]
+    for c in range(2, 2 + len(stages)):
+        trace = heatmaps[(rows - 1) * len(stages) + (c - 2)]
+        x0, x1 = fig.get_subplot(rows, c).xaxis.domain
+        trace.update(showscale=True, colorbar=dict(
+            orientation="h", x=(x0 + x1) / 2, xanchor="center", y=-0.02, yanchor="top", len=0.9 * (x1 - x0),
+            thickness=10, nticks=3, tickformat=".2~f", tickfont=dict(size=10),
+            title=dict(text="attention", side="bottom", font=dict(size=10))))
 
 
 def gradcam_figure(image, cams_by_network: Mapping[str, torch.Tensor], notes: Mapping[str, str] | None = None,

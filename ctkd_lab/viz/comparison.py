@@ -126,8 +126,11 @@ def accuracy_vs_params(points: list[dict], dodge: float = 0.012) -> go.Figure:
         log_axis(fig, [10 ** (lo - pad), 10 ** (hi + pad)], axis="x", text=si_text)
         fig.update_yaxes(range=[max(0.0, min(100 * (p["acc_mean"] - (p["acc_std"] or 0)) for p in shown) - 5), 108])
     fig.update_yaxes(title="last-epoch test accuracy (%)")
+    # the legend goes under the plot in rows (a side legend of nine entries scrolls in a notebook)
     fig.update_layout(title="Accuracy against size: the students and the teachers that taught them",
-                      template=TEMPLATE)
+                      template=TEMPLATE, height=520 + 22 * ((len(shown) + 2) // 3),
+                      margin=dict(l=80, r=30, t=70, b=80),
+                      legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0, font=dict(size=11)))
     return fig
 
 

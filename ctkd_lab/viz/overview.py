@@ -4,7 +4,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .style import TEMPLATE
+from .style import TEMPLATE, chance_line
 
 
 def environment_figure(report: dict) -> go.Figure:
@@ -44,16 +44,22 @@ def environment_figure(report: dict) -> go.Figure:
 
 
 def accuracy_bars_figure(accuracies: dict[str, float], title: str, best: dict[str, float] | None = None,
-                         colors: dict[str, str] | None = None) -> go.Figure:
-    """One bar per labelled run: last-epoch test accuracy (and, if given, a marker at the best epoch's)."""
+                         colors: dict[str, str] | None = None, chance: float | None = None) -> go.Figure:
+    """One bar per labelled run: last-epoch test accuracy (and, if given, a marker at the best epoch's).
+
+    ``chance`` (a fraction): a dotted line at the accuracy of guessing. Labels above full bars are
+    not clipped (the axis leaves room up to 112%, ticks stop at 100%).
+    """
     labels = list(accuracies)
     fig = go.Figure(go.Bar(
         x=labels, y=[100 * accuracies[k] for k in labels], name="last epoch",
-        text=[f"{100 * accuracies[k]:.1f}%" for k in labels], textposition="outside",
+        text=[f"{100 * accuracies[k]:.1f}%" for k in labels], textposition="outside", cliponaxis=False,
         marker_color=[(colors or {}).get(k, "#1f77b4") for k in labels]))
     if best:
         fig.add_trace(go.Scatter(x=labels, y=[100 * best[k] for k in labels], mode="markers", name="best epoch",
                                  marker=dict(symbol="line-ew", size=30, line=dict(width=3, color="black"))))
-    fig.update_layout(title=title, template=TEMPLATE, yaxis=dict(title="test accuracy (%)", range=[0, 105]),
-                      xaxis_title="run", showlegend=bool(best))
+    fig.update_layout(title=title, template=TEMPLATE, xaxis_title="run", showlegend=bool(best),
+                      yaxis=dict(title="test accuracy (%)", range=[0, 112], tickvals=list(range(0, 101, 20))))
+    if chance is not None:
+        chance_line(fig, 100 * chance, f"chance {100 * chance:.0f}%")
     return fig

@@ -21,9 +21,9 @@ from plotly.colors import qualitative
 
 from ..analysis.runs import ROLE_NAMES
 
-__all__ = ["FALLBACK_COLORS", "METHOD_COLORS", "PALETTE", "ROLE_COLORS", "ROLE_NAMES", "TEMPLATE", "is_fraction",
-           "log_axis", "log_ticks", "method_color", "palette_color", "percent_axis", "role_color", "role_name",
-           "si_text", "tick_text", "value_format"]
+__all__ = ["FALLBACK_COLORS", "METHOD_COLORS", "PALETTE", "ROLE_COLORS", "ROLE_NAMES", "TEMPLATE", "chance_line",
+           "is_fraction", "log_axis", "log_ticks", "method_color", "palette_color", "percent_axis", "role_color",
+           "role_name", "si_text", "tick_text", "value_format"]
 
 #: the plotly template of every figure
 TEMPLATE = "plotly_white"
@@ -145,4 +145,11 @@ def log_axis(fig: go.Figure, values: Iterable[float], axis: str = "y",
         return fig
     ticks = log_ticks(min(positive), max(positive))
     update(type="log", tickmode="array", tickvals=ticks, ticktext=[text(t) for t in ticks], **where)
+    return fig
+
+
+def chance_line(fig: go.Figure, y: float, text: str, **where) -> go.Figure:
+    """A dotted grey line at ``y`` (the accuracy of guessing, in the axis' own unit) labelled ``text``."""
+    fig.add_hline(y=y, line=dict(color="#888", dash="dot", width=1.5), annotation_text=text,
+                  annotation_position="bottom right", annotation_font=dict(size=10, color="#666"), **where)
     return fig

@@ -167,12 +167,42 @@ def trajectory_figure(traj: dict, names: Mapping[str, str] | None = None,
     fig = go.Figure(_path_traces(traj["coords"], roles, steps, epochs, names, colors, extra, links))
     ev = traj["explained_variance_ratio"]
     n = len(traj.get("labels", []))
+    lo, hi = view_range(traj)
     fig.update_layout(
         template=TEMPLATE, height=520,
         title=title or f"Probe-batch logits moving during training ({n} test images, one point per snapshot)",
-        xaxis_title=f"PC 1 ({ev[0]:.0%} of the variance)", yaxis_title=f"PC 2 ({ev[1]:.0%} of the variance)",
+        xaxis=dict(title=f"PC 1 ({ev[0]:.0%} of the variance)", range=[lo[0], hi[0]]),
+        yaxis=dict(title=f"PC 2 ({ev[1]:.0%} of the variance)", range=[lo[1], hi[1]]),
         legend=dict(orientation="h", y=-0.15))
+    _far_out_note(fig, traj)
     return fig
+
+
+def view_range(traj: dict, pad: float = 0.06) -> tuple[np.ndarray, np.ndarray]:
+    """The (x, y) lower and upper limits that show every snapshot that is not far out (see
+    :func:`ctkd_lab.analysis.trajectory.far_out`), with ``pad`` of the extent as a margin."""
+    far = traj.get("far_out", {})
+    kept = [np.asarray(xy, dtype=float)[~np.asarray(far.get(r, np.zeros(len(xy), bool)))]
+            for r, xy in traj["coords"].items()]
+    every = np.concatenate([k for k in kept if len(k)] or [np.zeros((1, 2))])
+    margin = pad * (every.max(axis=0) - every.min(axis=0) + 1e-9)
+    return every.min(axis=0) - margin, every.max(axis=0) + margin
+
+
+def _far_out_note(fig: go.Figure, traj: dict) -> None:
+    """Say under the plot which snapshots lie outside the view, and when they were taken."""
+    far = traj.get("far_out", {})
+    steps = list(traj["steps"])
+    hidden = sorted({int(steps[k]) for r in far for k in np.flatnonzero(far[r])})
+    if not hidden:
+        return
+    count = sum(int(np.sum(far[r])) for r in far)
+    shown = ", ".join(map(str, hidden[:6])) + (" ..." if len(hidden) > 6 else "")
+    fig.add_annotation(
+        text=(f"{count} snapshot{'s' if count > 1 else ''} (step {shown}) lie far outside the others and outside "
+              f"this view; the lines that leave it go to them (hover for values). They took no part in the PCA."),
+        xref="paper", yref="paper", x=0, y=1.0, xanchor="left", yanchor="bottom", showarrow=False,
+        font=dict(size=11, color="#555"), align="left")
 
 
 def trajectory_animation(traj: dict, names: Mapping[str, str] | None = None,
@@ -224,9 +254,7 @@ def trajectory_animation(traj: dict, names: Mapping[str, str] | None = None,
                        layout=dict(title_text=_animation_title(title, traj, s, e)))
               for k, (s, e) in enumerate(zip(steps, epochs))]
     fig = go.Figure(data=background + first, frames=frames)
-    every = np.concatenate(list(coords.values()))
-    pad = 0.05 * (every.max(axis=0) - every.min(axis=0) + 1e-9)
-    lo, hi = every.min(axis=0) - pad, every.max(axis=0) + pad
+    lo, hi = view_range(traj, pad=0.05)
     play = dict(frame=dict(duration=350, redraw=True), transition=dict(duration=0), fromcurrent=True, mode="immediate")
     fig.update_layout(
         template=TEMPLATE, height=560, title=_animation_title(title, traj, steps[0], epochs[0]),

@@ -75,6 +75,10 @@ def explorer_figures(images: Tensor, networks: Mapping[str, nn.Module], mean: Se
     return figures
 
 
+#: the stage drop-down's value for "every stage"
+ALL_STAGES = "all"
+
+
 class AttentionExplorer(widgets.VBox):
     """A panel: image slider, stage dropdown, a checkbox per network, attention/Grad-CAM toggle.
 
@@ -95,8 +99,10 @@ class AttentionExplorer(widgets.VBox):
         n_stages = min(len(net.stages) for net in networks.values())
         picker = widgets.IntSlider(value=index, min=0, max=images.shape[0] - 1, description="image",
                                    continuous_update=False, layout=widgets.Layout(width="380px"))
-        stage = widgets.Dropdown(options=[("all stages", None)] + [(f"stage {k + 1}", k) for k in range(n_stages)],
-                                 value=None, description="stage", layout=widgets.Layout(width="220px"))
+        # "all", not None: a Dropdown whose value is None shows no selection (a blank box)
+        stages = [("all stages", ALL_STAGES)] + [(f"stage {k + 1}", k) for k in range(n_stages)]
+        stage = widgets.Dropdown(options=stages, value=ALL_STAGES, description="stage",
+                                 layout=widgets.Layout(width="220px"))
         view = widgets.ToggleButtons(options=list(VIEWS), value=VIEWS[0], description="show")
         explain_options = [("predicted class", "predicted")] + ([("true class", "true")] if labels is not None else [])
         explain = widgets.ToggleButtons(options=explain_options, value="predicted", description="Grad-CAM of")
@@ -117,7 +123,8 @@ class AttentionExplorer(widgets.VBox):
         c = self.controls
         chosen = {name: net for name, net in self.networks.items() if c["networks"][name].value}
         return explorer_figures(self.images, chosen, self.mean, self.std, self.class_names,
-                                index=int(c["image"].value), stage=c["stage"].value, view=c["view"].value,
+                                index=int(c["image"].value), view=c["view"].value,
+                                stage=None if c["stage"].value == ALL_STAGES else c["stage"].value,
                                 labels=self.labels, explain=c["explain"].value, p=self.p)
 
     def redraw(self) -> None:

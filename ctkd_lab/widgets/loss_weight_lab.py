@@ -108,6 +108,10 @@ class LossWeightLab:
         c["temperature"].disabled = s["hint"] != "kl"
         self.run_on_change = widgets.Checkbox(value=run_on_change, description="run on change", indent=False,
                                               layout=widgets.Layout(width="140px"))
+        self.two_seeds = widgets.Checkbox(value=False, description="second seed", indent=False,
+                                          layout=widgets.Layout(width="120px"))
+        self.two_seeds.add_class("ctkd-lab-two-seeds")
+        self.two_seeds.observe(self._on_seeds, names="value")
         self.run_button = widgets.Button(description="Run", icon="play", button_style="primary",
                                          layout=widgets.Layout(width="100px"))
         self.run_button.add_class("ctkd-lab-run")
@@ -129,14 +133,16 @@ class LossWeightLab:
         self.runs_out.add_class("ctkd-lab-runs-chart")
         self.table = widgets.HTML(runs_table_html([]))
         self.table.add_class("ctkd-lab-table")
-        header = widgets.HTML("<b>Loss-weight lab</b>: each setting trains a short CTKD run "
-                              "(settings already trained come back instantly).")
+        header = widgets.HTML("<b>Loss-weight lab</b>: each setting trains a short CTKD run, beside the "
+                              "same student trained alone (grey, \"alone\"); settings already trained come "
+                              "back instantly. Tick <i>second seed</i> to see how much a result moves with "
+                              "the seed alone.")
         self.widget = widgets.VBox([
             header,
             widgets.HBox([c["gamma"], c["hint"]]),
             widgets.HBox([c["beta"], c["at_target"]]),
             widgets.HBox([c["temperature"], c["share_stem"]]),
-            widgets.HBox([self.run_on_change, self.run_button, self.curve]),
+            widgets.HBox([self.run_on_change, self.two_seeds, self.run_button, self.curve]),
             widgets.HBox([self.progress, self.status]),
             self.error_out, self.current_out, self.runs_out, self.table,
         ])
@@ -174,6 +180,16 @@ class LossWeightLab:
             return  # T plays no part in the mse hint
         self._run_from_controls()
 
+    def _on_seeds(self, change) -> None:
+        """Ticking *second seed* with run on change adds the second seed to the settings shown."""
+        if change["new"] and self.run_on_change.value and not self._suspended and self.runs:
+            self._run_from_controls()
+
+    @property
+    def seeds(self) -> int:
+        """Seeds per setting: 2 with *second seed* ticked, else 1."""
+        return 2 if self.two_seeds.value else 1
+
     def _run_from_controls(self) -> None:
         """A run asked for by a control or the Run button: a callback has no caller to raise to, so an
         error is shown in the panel (status line, and the traceback of an unexpected one)."""
@@ -189,6 +205,9 @@ class LossWeightLab:
 
     def run(self, **settings) -> LabRun:
         """Train (or reuse) the run for these settings, merged over the controls' current values.
+
+        The first run also trains the reference (the student alone, same budget); with *second
+        seed* ticked (:attr:`two_seeds`) both train with two seeds.
 
         Adds it to the table and charts unless the same settings already are there. An error is
         shown in the panel and raised: a bad setting (:class:`UserError`) before anything starts.
@@ -217,45 +236,63 @@ class LossWeightLab:
         s = canonical_settings(settings)
         existing = self.session.find(s)  # also checks the whole config: a bad one fails here
         self._show_settings(s)
-        if existing is not None:
+        seeds = self.session.seeds_for(self.seeds)
+        if existing is not None and set(seeds) <= set(existing.seeds):
             self._say(f"These settings are <b>run {existing.index}</b>, already in the table.")
-            self.progress.value, self.progress.bar_style = self.progress.max, "success"
+            self.progress.value, self.progress.max, self.progress.bar_style = 1, 1, "success"
             self.redraw(current=existing)
             return existing
-        index, trains = self.session.next_index, self.session.needs_training(s)
-        self._live = {"index": index, "label": settings_label(index, s), "records": [], "total": None}
-        self.progress.value, self.progress.max, self.progress.bar_style = 0, 1, "info"
-        if trains:
-            self._say(f"<b>run {index}</b>: training {settings_label(index, s).split(': ', 1)[1]} …")
         started = time.perf_counter()
-        lab_run = self.session.run(s, callbacks=[self._on_event])
+        index = existing.index if existing is not None else self.session.next_index
+        label = settings_label(index, s)
+        lab_run = self._train_phase(index, label.split(": ", 1)[1],
+                                    lambda cb: self.session.run(s, callbacks=cb, seeds=self.seeds))
+        reference = self.session.reference_run
+        if reference is None or not set(seeds) <= set(reference.seeds):
+            self._train_phase(0, "the student alone (the reference)",
+                              lambda cb: self.session.reference(self.seeds, callbacks=cb))
         self._live = None
         self.progress.value, self.progress.max, self.progress.bar_style = 1, 1, "success"
         done = "reused from its run folder" if lab_run.source == "reused" else \
             f"finished in {time.perf_counter() - started:.0f} s"
-        self._say(f"<b>run {index}</b> {done}: student {100 * lab_run.student_acc:.1f}% test accuracy, "
-                  f"scratch teacher {100 * lab_run.metrics['scratch_teacher']['test_acc']:.1f}%.")
+        accs = lab_run.student_accs
+        seeds_text = f" (seeds {', '.join(map(str, lab_run.seeds))})" if len(accs) > 1 else ""
+        student = "student " + " / ".join(f"{100 * a:.1f}%" for a in accs) + seeds_text
+        alone = self.session.reference_run.student_accs
+        self._say(f"<b>run {index}</b> {done}: {student} test accuracy; alone "
+                  + " / ".join(f"{100 * a:.1f}%" for a in alone)
+                  + f"; scratch teacher {100 * lab_run.metrics['scratch_teacher']['test_acc']:.1f}%.")
         self.redraw(current=lab_run)
         return lab_run
+
+    def _train_phase(self, index: int, what: str, train):
+        """Call ``train(callbacks)`` with the live view, progress bar and status following it."""
+        self._live = {"index": index, "label": what, "records": [], "total": None}
+        self.progress.value, self.progress.max, self.progress.bar_style = 0, 1, "info"
+        self._say(f"<b>{'run ' + str(index) if index else 'reference'}</b>: training {html.escape(what)} …")
+        return train([self._on_event])
 
     def _on_event(self, event: str, record: dict, trainer) -> None:
         live = self._live
         if live is None:
             return
-        if live["total"] is None:
-            live["total"] = trainer.config.epochs * len(trainer.train_loader)
-            self.progress.max = live["total"]
+        name = f"run {live['index']}" if live["index"] else "reference"
+        if live.get("trainer") is not trainer:  # a new run (the reference, or a further seed) started
+            live.update(trainer=trainer, records=[], total=trainer.config.epochs * len(trainer.train_loader))
+            self.progress.value, self.progress.max = 0, live["total"]
+        seed = f", seed {trainer.config.seed}"
         if event == "step":
             live["records"].append(record)
             self.progress.value = min(record["step"], self.progress.max)
-            self._say(f"<b>run {live['index']}</b>: training, step {record['step']} of {live['total']} "
-                      f"(epoch {record['epoch']})")
-            if len(live["records"]) % self.redraw_every == 0:
-                self._draw_current(live["label"], live["records"], live["index"], live["total"])
+            self._say(f"<b>{name}</b>: training {html.escape(live['label'])}{seed}, step {record['step']} "
+                      f"of {live['total']} (epoch {record['epoch']})")
+            if live["index"] and len(live["records"]) % self.redraw_every == 0:
+                self._draw_current(settings_label(live["index"], canonical_settings(self.settings())),
+                                   live["records"], live["index"], live["total"])
         elif event == "epoch":
             acc = record.get("test_acc/student")
             if acc is not None:
-                self._say(f"<b>run {live['index']}</b>: epoch {record['epoch']} done, "
+                self._say(f"<b>{name}</b>{seed}: epoch {record['epoch']} done, "
                           f"student {100 * acc:.1f}% test accuracy")
 
     # -- drawing ---------------------------------------------------------------------------------
@@ -266,14 +303,22 @@ class LossWeightLab:
             return current_run_figure("no run yet", [], self.curve.value)
         others = [r.as_curve() for r in self.runs if r is not current]
         return current_run_figure(current.label, current.records, self.curve.value, others,
-                                  index=current.index, title=f"Run {current.index}: {LAB_CURVES[self.curve.value]}")
+                                  index=current.index, title=f"Run {current.index}: {LAB_CURVES[self.curve.value]}",
+                                  **self._references())
 
     def runs_figure(self) -> go.Figure:
-        """Every run's curve (one line each) and its final student test accuracy (one bar each)."""
-        return runs_overview_figure([r.as_curve() for r in self.runs], self.curve.value)
+        """Every run's curve (one line each) and its final student test accuracy (one bar each), beside
+        the student alone and the chance level."""
+        return runs_overview_figure([r.as_curve() for r in self.runs], self.curve.value, **self._references())
+
+    def _references(self) -> dict:
+        ref = self.session.reference_run
+        return {"reference": ref.as_curve() if ref else None, "chance": self.session.chance}
 
     def rows(self) -> list[dict]:
-        return [r.row() for r in self.runs]
+        """The table's rows: the student alone (index 0) once trained, then every run."""
+        ref = self.session.reference_run
+        return ([ref.row()] if ref else []) + [r.row() for r in self.runs]
 
     def table_html(self, highlight: int | None = None) -> str:
         return runs_table_html(self.rows(), highlight if highlight is not None else len(self.runs) or None)
@@ -287,10 +332,10 @@ class LossWeightLab:
         self.table.value = self.table_html(current.index if current else None)
 
     def _draw_current(self, label: str, records: list[dict], index: int, total: int | None) -> None:
-        others = [r.as_curve() for r in self.runs]
+        others = [r.as_curve() for r in self.runs if r.index != index]
         self.last_current_figure = current_run_figure(
             label, records, self.curve.value, others, total_steps=total, index=index,
-            title=f"Run {index} (training): {LAB_CURVES[self.curve.value]}")
+            title=f"Run {index} (training): {LAB_CURVES[self.curve.value]}", **self._references())
         self._render(self.current_out, self.last_current_figure)
 
     @staticmethod
