@@ -3,7 +3,8 @@
 Layers (each imports only from the ones above it; ``tests/test_layers.py`` enforces it):
 
     errors, registry          the one user-error type; the one name registry
-    data, models, losses      data sets, networks, loss functions (peers: none imports another)
+    data, models, losses, zoo data sets, networks, loss functions, pre-trained teachers by name (peers:
+                              none imports another)
     methods                   one file per method: roles, options, one step's named losses
     train                     the trainer, run folders and their names
     analysis                  reading runs, statistics, attention maps, evaluation of checkpoints

@@ -1,7 +1,8 @@
 """`ctkd-lab`: train, evaluate, list and compare, over the same API the notebooks use.
 
 Every flag of `train` maps one-to-one onto a TrainConfig field (``--per-class`` ->
-``per_class``) or onto one of the chosen method's options (``--gamma``, ``--teacher``...).
+``per_class``) or onto one of the chosen method's options (``--gamma``, ``--teacher``...);
+``--config FILE`` starts from a recipe (:mod:`ctkd_lab.train.recipe`) that the flags override.
 Mistakes a user can make end with one line on stderr and exit code 2, and no run folder.
 Set CTKD_DEBUG=1 to see the traceback instead.
 """
@@ -117,6 +118,18 @@ def _config_and_options(ns):
     return cfg, options
 
 
+def train_config(ns):
+    """The TrainConfig of parsed `train` flags: the recipe of ``--config`` (if given) overridden by the
+    flags actually given (unset flags are not in ``ns``, so they never override the file)."""
+    from .train import TrainConfig
+    from .train.recipe import load_recipe
+
+    cfg, options = _config_and_options(ns)
+    if getattr(ns, "recipe", None):
+        return load_recipe(ns.recipe, options=options, **cfg)
+    return TrainConfig(**cfg, options=options)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ctkd-lab", description="Knowledge distillation lab.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -125,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", default=None,
                     help="run folder (default: runs/<method>-<model>-<dataset>-seed<k>-<settings digest>)")
     tr.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    tr.add_argument("--config", dest="recipe", metavar="FILE", default=None,
+                    help="a recipe (recipes/*.json: TrainConfig fields and method options); its values are the "
+                         "defaults, the flags given here override them")
     _add_train_flags(tr)
 
     cp = sub.add_parser("compare", help="run methods over seeds (reusing finished runs) and tabulate them")
@@ -140,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_flags(cp, skip={"method", "seed"})
 
     ev = sub.add_parser("eval", help="test accuracy of a checkpoint's student")
-    ev.add_argument("--checkpoint", required=True, help="a checkpoint.pt or a run folder")
+    ev.add_argument("--checkpoint", required=True, help="a checkpoint.pt, a run folder or zoo:<name>")
     ev.add_argument("--dataset", default=None, help="default: the data set it was trained on")
     ev.add_argument("--role", default=None, help="which network (default: the primary, usually student)")
     ev.add_argument("--data-root", default=None)
@@ -149,16 +165,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("datasets", help="list data sets and whether each is available here")
     sub.add_parser("models", help="list model names")
+    sub.add_parser("zoo", help="list the pre-trained teachers shipped with the kit (pass one as zoo:<name>)")
     me = sub.add_parser("methods", help="list methods and their options")
     me.add_argument("--verbose", "-v", action="store_true", help="explain every option")
     return parser
 
 
 def cmd_train(ns) -> int:
-    from .train import TrainConfig, Trainer
+    from .train import Trainer
 
-    cfg, options = _config_and_options(ns)
-    trainer = Trainer(TrainConfig(**cfg, options=options), out=ns.out, resume=ns.resume, quiet=ns.quiet)
+    trainer = Trainer(train_config(ns), out=ns.out, resume=ns.resume, quiet=ns.quiet)
     metrics = trainer.run()
     role = metrics["primary"]
     m = metrics[role]
@@ -206,6 +222,27 @@ def cmd_models(ns) -> int:
     return 0
 
 
+def cmd_zoo(ns) -> int:
+    from .zoo import zoo_dir, zoo_entries
+
+    entries = zoo_entries()
+    if not entries:
+        print(f"the zoo is empty: no pre-trained teachers in {zoo_dir()} "
+              f"(a maintainer adds one with scripts/add_to_zoo.py RUN NAME)")
+        return 0
+    header = ("name", "data set", "architecture", "test acc", "params", "size")
+    rows = [(e["name"], e["dataset"], e["arch"], f"{100 * e['test_acc']:.2f}%", f"{e['params']:,}",
+             f"{e['bytes'] / 1e6:.1f} MB") for e in entries]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    print("\npass one as --teacher zoo:<name>, --expert zoo:<name> or `ctkd-lab eval --checkpoint zoo:<name>`")
+    print("made by:")
+    for e in entries:
+        print(f"  {e['name']}: {e['command']}")
+    return 0
+
+
 def cmd_methods(ns) -> int:
     from .methods import get_method, method_names
     from .methods.options import describe_options
@@ -229,7 +266,7 @@ def cmd_methods(ns) -> int:
 
 
 COMMANDS = {"train": cmd_train, "compare": cmd_compare, "eval": cmd_eval, "datasets": cmd_datasets,
-            "models": cmd_models, "methods": cmd_methods}
+            "models": cmd_models, "methods": cmd_methods, "zoo": cmd_zoo}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -130,8 +130,20 @@ class DropWidgets(Preprocessor):
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
+            kept = []
+            for out in cell.outputs:
+                data = out.get("data", {})
+                if WIDGET_VIEW not in data:
+                    kept.append(out)
+                elif "%|" not in data.get("text/plain", ""):  # a panel, not a tqdm progress bar: say where it is
+                    kept.append(nbformat.v4.new_output("display_data", data={"text/html": PANEL_NOTE}))
+            cell.outputs = kept
         return cell, resources
+
+
+#: what an exported page shows where a lesson displays an interactive panel
+PANEL_NOTE = ("<p class='ctkd-panel-note' style='color:#555;font-style:italic'>An interactive panel is shown here "
+              "when the lesson runs in JupyterLab (<code>make lab</code>); this page is a static copy.</p>")
 
 
 # nbconvert's lab page without its require.js <script> (only the widget manager used it; plotly.js is

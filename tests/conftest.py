@@ -40,6 +40,17 @@ def digits_teacher(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_digits_run(tmp_path_factory):
+    """A finished few-second vanilla resnet8 run on digits (a run folder to add to a zoo, or to pass as
+    a recipe's --teacher/--expert)."""
+    from ctkd_lab.train import train
+
+    out = tmp_path_factory.mktemp("tiny") / "vanilla_resnet8_digits"
+    train(dataset="digits", model="resnet8", epochs=1, batch_size=50, per_class=10, seed=0, out=out, quiet=True)
+    return out
+
+
 def loss_fell(history, key="loss", k=3):
     """Mean of the last k logged step values is below the mean of the first k."""
     steps = [r[key] for r in history if r["kind"] == "step"]

@@ -303,3 +303,5 @@ def test_exported_html_typesets_equations_and_draws_figures_offline(chromium, tm
     not_web_font = sorted({family for family, loaded in glyph_fonts if not loaded or "MathJax" not in family})
     assert not not_web_font, f"glyphs drawn in a fallback font, not MathJax's web font: {not_web_font}"
     assert widgets == 0, "widgets are live only in JupyterLab: no frozen widget views or state in the page"
+    assert "An interactive panel is shown here when the lesson runs in JupyterLab" in text, \
+        "where the widget was, the page says where to find it"

@@ -351,3 +351,21 @@ def test_probe_distance_breaks_the_last_disagreements_down():
     got = probe_distance(rec, "student")
     assert got["agreement"][-1] == 0.5
     assert got["breakdown"] == {"images": 4, "agree": 2, "a_wrong_b_right": 1, "a_right_b_wrong": 0, "both_wrong": 1}
+
+
+def test_running_median_drops_single_jumps_and_keeps_a_drift():
+    from ctkd_lab.analysis.trajectory import running_median
+
+    drift = np.arange(10, dtype=float)[:, None] * np.ones((1, 3))
+    jumped = drift.copy()
+    jumped[4] += 100.0
+    smoothed = running_median(jumped, 3)
+    assert np.abs(smoothed - drift).max() <= 1.0, "the jump is gone (a neighbour's value), the drift kept"
+    np.testing.assert_allclose(smoothed[1:3], drift[1:3])  # away from the jump and the ends: exact
+    np.testing.assert_allclose(running_median(jumped, 1), jumped)
+    assert running_median(jumped, 5)[0].tolist() == [1.0, 1.0, 1.0]  # ends: median of the rows there are
+    with pytest.raises(ValueError):
+        running_median(jumped, 0)
+    path, _, _ = line_path(s=12)
+    smoothed = probe_trajectories(records_from({"scratch_teacher": path}), ["scratch_teacher"], smooth=5)
+    assert smoothed["smooth"] == 5 and smoothed["explained_variance_ratio"][0] == pytest.approx(1.0, abs=1e-9)

@@ -140,7 +140,21 @@ def _project(stacked: dict[str, np.ndarray], roles: list[str]) -> dict:
             "far_out": {role: far[i * s:(i + 1) * s] for i, role in enumerate(roles)}}
 
 
-def probe_trajectories(probe_records: Sequence[dict], roles: Sequence[str]) -> dict:
+def running_median(rows: np.ndarray, window: int) -> np.ndarray:
+    """Each row replaced by the coordinate-wise median of the ``window`` rows centred on it (fewer at the
+    ends). ``window=1`` returns the rows unchanged. A single jump (one eval-mode snapshot far off)
+    disappears entirely from a median of 3 or more, while a steady drift is kept."""
+    window = int(window)
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}")
+    rows = np.asarray(rows, dtype=np.float64)
+    if window == 1:
+        return rows.copy()
+    half = window // 2
+    return np.stack([np.median(rows[max(0, s - half):s + half + 1], axis=0) for s in range(rows.shape[0])])
+
+
+def probe_trajectories(probe_records: Sequence[dict], roles: Sequence[str], smooth: int = 1) -> dict:
     """Every role's probe-batch logits over training, in ONE shared 2-D PCA plane.
 
     Each snapshot (N x C logits of one role at one step) is flattened to a point in R^(N*C); one PCA
@@ -151,6 +165,10 @@ def probe_trajectories(probe_records: Sequence[dict], roles: Sequence[str]) -> d
         probe_records: the records of probe.jsonl (:func:`ctkd_lab.analysis.runs.probe_records`),
             or :func:`align_probe_records` output to mix runs.
         roles: which networks, e.g. ``["scratch_teacher", "student"]``.
+        smooth: replace each snapshot by the running median of ``smooth`` consecutive snapshots of the
+            same network (:func:`running_median`) before projecting; 1 (the default) keeps them as
+            they are. Evaluation-mode snapshots jump from one to the next while batch-norm statistics
+            lag the weights; a median of 5 keeps the drift of training and drops the jumps.
 
     Returns:
         ``{"roles", "steps" (S,), "epochs" (S,), "labels" (N,), "coords": {role: (S, 2)},
@@ -160,10 +178,10 @@ def probe_trajectories(probe_records: Sequence[dict], roles: Sequence[str]) -> d
     """
     roles = list(roles)
     data = stack_logits(probe_records, roles)
-    flat = {role: a.reshape(a.shape[0], -1) for role, a in data["logits"].items()}
+    flat = {role: running_median(a.reshape(a.shape[0], -1), smooth) for role, a in data["logits"].items()}
     out = _project(flat, roles)
     out.update(roles=roles, steps=data["steps"], epochs=data["epochs"], labels=data["labels"],
-               accuracy=_accuracy(data))
+               accuracy=_accuracy(data), smooth=int(smooth))
     return out
 
 

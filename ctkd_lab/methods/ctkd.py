@@ -47,7 +47,7 @@ from .stage_pairs import attention_pairs, describe_pairs
 HINTS = ("mse", "kl")
 AT_TARGETS = ("student", "scratch")
 EXPERT_HINT = ("train one with `ctkd-lab train --method vanilla --model resnet20 --out runs/expert` "
-               "and pass --expert runs/expert")
+               "and pass --expert runs/expert, or pass a pre-trained one as --expert zoo:<name> (`ctkd-lab zoo`)")
 
 
 @dataclass
@@ -67,8 +67,8 @@ class ExpertOnlyOptions:
     """The expert's options (``ctkd-expert``, and part of ``ctkd``)."""
 
     beta: float = option(1000.0, "weight of the expert's attention loss summed over stage pairs", low=0.0)
-    expert: str | None = option(None, "run folder or checkpoint.pt of the pre-trained, frozen expert teacher",
-                                kind="checkpoint", required=EXPERT_HINT, example="runs/expert")
+    expert: str | None = option(None, "run folder, checkpoint.pt or zoo:<name> of the pre-trained, frozen "
+                                "expert teacher", kind="checkpoint", required=EXPERT_HINT, example="runs/expert")
     expert_model: str | None = option(None, "the expert's architecture, checked against the checkpoint",
                                       kind="model", example="wrn_40_1")
 

@@ -3,7 +3,7 @@
     TeacherOptions        the ``teacher`` / ``teacher_model`` options every such method declares
     FrozenTeacherMethod   the build skeleton: the student from ``--model``, the teacher from its
                           checkpoint (checked against the data), frozen; ``check_pair`` for extra rules
-    load_teacher          rebuild a frozen network from a run folder or checkpoint.pt, checked
+    load_teacher          rebuild a frozen network from a run folder, checkpoint.pt or zoo:<name>, checked
     fidelity_metrics      batch top-1 agreement and KL(p_t || p_s) at T = 1, to log next to the losses
 
 The teacher is a network trained by the kit itself (``ctkd-lab train --method vanilla ...``): its
@@ -24,15 +24,16 @@ from .options import option
 from .teachers import network_from_checkpoint
 
 TEACHER_HINT = ("train one with `ctkd-lab train --method vanilla --model resnet20 --out runs/teacher` "
-                "and pass --teacher runs/teacher")
+                "and pass --teacher runs/teacher, or pass a pre-trained one as --teacher zoo:<name> (`ctkd-lab zoo`)")
 
 
 @dataclass
 class TeacherOptions:
     """Options of a method with a frozen teacher; subclasses add their own."""
 
-    teacher: str | None = option(None, "run folder or checkpoint.pt of the frozen teacher (trained by the kit)",
-                                 kind="checkpoint", required=TEACHER_HINT, example="runs/teacher")
+    teacher: str | None = option(None, "run folder, checkpoint.pt or zoo:<name> of the frozen teacher "
+                                 "(trained by the kit)", kind="checkpoint", required=TEACHER_HINT,
+                                 example="runs/teacher")
     teacher_model: str | None = option(None, "the teacher's architecture, checked against the checkpoint",
                                        kind="model", example="wrn_40_1")
 

@@ -12,7 +12,8 @@ folder exists) refuses, in one sentence that says what to do:
 
 * a value of the wrong type (``"x"`` for a number, ``1`` for a switch), a NaN or infinite number;
 * a number outside its range, a string outside its ``choices``;
-* a ``kind="checkpoint"`` path that is not a kit run folder or checkpoint (``required=True``: missing);
+* a ``kind="checkpoint"`` path that is not a kit run folder or checkpoint, or an unknown or corrupted
+  ``zoo:<name>`` (``required=True``: missing);
 * a ``kind="model"`` name the model zoo does not know.
 
 Cross-field rules stay in the Options class's own ``validate()``, called after these checks.
@@ -163,7 +164,7 @@ def describe_options(options_cls) -> list[dict]:
         elif typ in (int, float):
             allowed = _range_text(meta).strip()
         elif meta["kind"] == "checkpoint":
-            allowed = "a run folder or checkpoint.pt"
+            allowed = "a run folder, checkpoint.pt or zoo:<name>"
         elif meta["kind"] == "model":
             allowed = "a model name (`ctkd-lab models`)"
         rows.append({"name": f.name, "flag": flag(f.name), "type": typ.__name__, "default": f.default,

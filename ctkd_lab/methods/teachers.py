@@ -3,6 +3,10 @@
 A checkpoint (written by the trainer) holds the whole method's ``state_dict`` plus, for each
 role, what rebuilds that network (``arch``, ``num_classes``, ``in_channels``) and the data set
 it was trained on. Everything loads with ``torch.load(..., weights_only=True)``.
+
+Wherever a run folder or checkpoint is accepted, ``zoo:<name>`` names a teacher shipped with the
+kit (:mod:`ctkd_lab.zoo`): :func:`resolve_checkpoint_path` turns it into the entry's checkpoint,
+its checksum verified, so every caller (method options, teachers, ``ctkd-lab eval``) accepts it.
 """
 from __future__ import annotations
 
@@ -13,28 +17,31 @@ from torch import nn
 
 from ..errors import UserError
 from ..models import build_model
+from ..zoo import is_zoo_name, zoo_checkpoint
 
 CHECKPOINT_FORMAT = "ctkd-lab-checkpoint/1"
 
-#: method options that name a teacher's run folder or checkpoint; runs store them as absolute paths,
-#: so a run folder says which teacher it used wherever it is read from
+#: method options that name a teacher's run folder or checkpoint; runs store them as absolute paths
+#: (``zoo:<name>`` stays a name), so a run folder says which teacher it used wherever it is read from
 CHECKPOINT_OPTIONS = ("teacher", "expert")
 
 
 def absolute_checkpoint_options(options: dict) -> dict:
     """``options`` with every checkpoint option (a non-empty path) made absolute, as a string."""
-    return {k: str(Path(v).resolve()) if k in CHECKPOINT_OPTIONS and isinstance(v, (str, Path)) and str(v) else v
-            for k, v in options.items()}
+    return {k: str(Path(v).resolve()) if k in CHECKPOINT_OPTIONS and isinstance(v, (str, Path)) and str(v)
+            and not is_zoo_name(v) else v for k, v in options.items()}
 
 
 def resolve_checkpoint_path(path: str | Path) -> Path:
-    """A checkpoint file, or a run folder (its ``checkpoint.pt``)."""
+    """A checkpoint file, a run folder (its ``checkpoint.pt``), or ``zoo:<name>`` (checksum verified)."""
+    if is_zoo_name(path):
+        return zoo_checkpoint(path)
     p = Path(path)
     if p.is_dir():
         p = p / "checkpoint.pt"
     if not p.is_file():
         raise UserError(f"no checkpoint at '{path}'; pass a run folder or a checkpoint.pt file "
-                        f"written by `ctkd-lab train`")
+                        f"written by `ctkd-lab train`, or zoo:<name> (`ctkd-lab zoo`)")
     return p
 
 
@@ -68,31 +75,33 @@ def network_from_checkpoint(path: str | Path, role: str | None = None, *, datase
     """
     p = resolve_checkpoint_path(path)
     ckpt = read_checkpoint(p)
+    shown = path if is_zoo_name(path) else p  # how messages name it
     role = role or ckpt["primary"]
     nets = ckpt["networks"]
     if role not in nets:
-        raise UserError(f"checkpoint '{p}' has no network '{role}'; it has: {', '.join(nets)}")
+        raise UserError(f"checkpoint '{shown}' has no network '{role}'; it has: {', '.join(nets)}")
     desc = nets[role]
     trained_on = ckpt["dataset"]["name"]
     if dataset is not None and trained_on != dataset:
-        raise UserError(f"the {what} in '{p}' was trained on '{trained_on}', not '{dataset}'; "
+        raise UserError(f"the {what} in '{shown}' was trained on '{trained_on}', not '{dataset}'; "
                         f"train a {what} on '{dataset}' first")
     if num_classes is not None and desc["num_classes"] != num_classes:
-        raise UserError(f"the {what} in '{p}' has {desc['num_classes']} classes but the data set has "
+        raise UserError(f"the {what} in '{shown}' has {desc['num_classes']} classes but the data set has "
                         f"{num_classes}; train a {what} for this data set first")
     if in_channels is not None and desc["in_channels"] != in_channels:
-        raise UserError(f"the {what} in '{p}' takes {desc['in_channels']} input channels, the data has "
+        raise UserError(f"the {what} in '{shown}' takes {desc['in_channels']} input channels, the data has "
                         f"{in_channels}; train a {what} on this data set first")
     if arch is not None and desc["arch"] != arch:
-        raise UserError(f"the {what} in '{p}' is a {desc['arch']}, not the declared {arch}; "
+        raise UserError(f"the {what} in '{shown}' is a {desc['arch']}, not the declared {arch}; "
                         f"declare {desc['arch']} or pass another checkpoint")
     net = build_model(desc["arch"], desc["num_classes"], desc["in_channels"])
     try:
         net.load_state_dict(role_state_dict(ckpt["method_state"], role))
     except RuntimeError:
-        raise UserError(f"the weights in '{p}' do not fit a {desc['arch']}; the checkpoint is damaged, "
+        raise UserError(f"the weights in '{shown}' do not fit a {desc['arch']}; the checkpoint is damaged, "
                         f"re-create it with `ctkd-lab train`") from None
     net.eval()
-    info = {"path": str(p), "role": role, "arch": desc["arch"], "dataset": trained_on,
-            "num_classes": desc["num_classes"], "test_acc": ckpt.get("metrics", {}).get(role, {}).get("test_acc")}
+    info = {"path": str(p), "zoo": path if is_zoo_name(path) else None, "role": role, "arch": desc["arch"],
+            "dataset": trained_on, "num_classes": desc["num_classes"],
+            "test_acc": ckpt.get("metrics", {}).get(role, {}).get("test_acc")}
     return net, info

@@ -184,8 +184,9 @@ def class_similarity_figure(matrix, class_names: Sequence[str], T: float = 1.0) 
         colorbar=dict(title="share of<br>wrong-class<br>mass"),
         hovertemplate="true %{y}, wrong class %{x}: %{z:.3f}<extra></extra>"))
     fig.update_layout(template=TEMPLATE,
-                      title=f"Dark knowledge at T = {T:g}: where the teacher puts the probability it does not "
-                            "give the true class (mean over test images, rows sum to 1)")
+                      title=f"Dark knowledge at T = {T:g}: how the teacher shares out its wrong-class probability"
+                            "<br><sup>mean over the test images of each true class; "
+                            "each row sums to 1</sup>")
     fig.update_xaxes(title_text="wrong class", type="category")
     fig.update_yaxes(title_text="true class", type="category", autorange="reversed")
     return fig
