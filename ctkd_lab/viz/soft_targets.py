@@ -108,7 +108,9 @@ def _sweep_figure(curves: dict, key: str, limit_key: str, current_T: float | Non
         with_t2 = _interp_log(Ts, curves[key], T)
         fig.add_trace(go.Scatter(x=[T, T], y=[with_t2, with_t2 / T ** 2], mode="markers", name=f"T = {T:g}",
                                  marker=dict(size=12, color="black", symbol="circle-open", line=dict(width=2))))
-    fig.update_layout(title=title, template=TEMPLATE, legend=dict(orientation="h", y=-0.25))
+    # the legend (up to two rows in a narrow panel) goes below the axis title, with room kept for it
+    fig.update_layout(title=title, template=TEMPLATE, height=480, margin=dict(b=150),
+                      legend=dict(orientation="h", yanchor="top", y=-0.3, xanchor="left", x=0))
     fig.update_xaxes(title_text="temperature T (log scale)")
     log_axis(fig, Ts, axis="x")
     fig.update_yaxes(title_text=yaxis + " (log scale)")
