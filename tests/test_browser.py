@@ -201,10 +201,12 @@ def test_lesson_04_runs_in_jupyterlab_and_the_lab_answers_a_slider(page, jupyter
 
     lab = page.locator(".ctkd-loss-weight-lab").last
     lab.scroll_into_view_if_needed()
-    page.wait_for_function("() => document.querySelectorAll('.ctkd-lab-runs-chart .scatterlayer .trace').length >= 2",
+    page.wait_for_function("() => document.querySelectorAll('.ctkd-lab-runs-chart .scatterlayer .trace').length >= 3",
                            timeout=60_000)
     before = _trace_count(lab)
-    assert before == 2, "the notebook's two direct lab runs are in the all-runs chart"
+    assert before == 3, "the notebook's two direct lab runs and the student alone are in the all-runs chart"
+    chart = lab.locator(".ctkd-lab-runs-chart").inner_text()
+    assert "student alone (no teachers)" in chart and "chance 10%" in chart and "alone" in chart
     status = lab.locator(".ctkd-lab-status")
     assert "run 2" in status.inner_text()
 
@@ -221,7 +223,7 @@ def test_lesson_04_runs_in_jupyterlab_and_the_lab_answers_a_slider(page, jupyter
         f"() => document.querySelectorAll('.ctkd-lab-runs-chart .scatterlayer .trace').length > {before}",
         timeout=60_000)
     assert _trace_count(lab) == before + 1
-    assert lab.locator(".ctkd-lab-table tbody tr").count() == 3
+    assert lab.locator(".ctkd-lab-table tbody tr").count() == 4  # the student alone and three runs
     assert f"run 3: γ={gamma_after}," in lab.locator(".ctkd-lab-runs-chart").inner_text()
     lab.scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOT))
