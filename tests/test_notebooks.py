@@ -118,3 +118,17 @@ def test_notebook_runs_and_exports(path, tmp_path):
         f"every script and stylesheet the page loads is a file beside it (no require.js or CDN): {loaded}"
     assert build.WIDGET_VIEW not in html and "widget-state+json" not in html, \
         "no widget views, state or widget manager: widgets are live only in JupyterLab"
+
+
+@pytest.mark.slow
+def test_a_lesson_takes_a_zoo_expert_by_name(tmp_path):
+    """expert_run = "zoo:<name>": the study of lesson 05 uses the shipped teacher (no expert is trained)."""
+    path = next(p for p in NOTEBOOKS if p.name.startswith("05_"))
+    nb = nbformat.read(path, as_version=4)
+    params = {**nb.metadata["ctkd_test_parameters"], "expert_run": "zoo:resnet14-digits",
+              "out_dir": str(tmp_path / "runs")}
+    done = nbformat.read(build.execute(path, tmp_path, params, timeout=600), as_version=4)
+    assert not cell_errors(done), cell_errors(done)
+    text = "".join(o.get("text", "") for c in done.cells for o in c.get("outputs", []) if o.get("name") == "stdout")
+    assert "expert: resnet14, 175,258 parameters, test accuracy 98.6%  (zoo:resnet14-digits)" in text
+    assert not list((tmp_path / "runs").glob("vanilla-resnet14-*")), "no expert was trained"

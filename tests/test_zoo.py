@@ -190,3 +190,12 @@ def test_pip_install_carries_every_zoo_file():
         for path in (zoo_dir() / name).iterdir():
             rel = f"{name}/{path.name}"
             assert any(fnmatch.fnmatch(rel, g) for g in globs), f"{rel} is not in pyproject's package-data"
+
+
+def test_run_config_and_metrics_read_a_zoo_entry_by_name():
+    from ctkd_lab.analysis.runs import run_config, run_metrics
+    from ctkd_lab.zoo import zoo_entries
+
+    entry = next(e for e in zoo_entries() if e["name"] == "resnet14-digits")
+    assert run_metrics("zoo:resnet14-digits")["student"]["test_acc"] == entry["test_acc"]
+    assert run_config("zoo:resnet14-digits")["config"]["model"] == entry["arch"]

@@ -5,8 +5,9 @@ import json
 from pathlib import Path
 
 from ..train.run_folder import CONFIG, HISTORY, METRICS, PROBE, is_finished, read_jsonl, run_state
+from ..zoo import is_zoo_name, zoo_checkpoint
 
-__all__ = ["ROLE_NAMES", "epoch_records", "is_finished", "probe_records", "run_config", "run_metrics",
+__all__ = ["ROLE_NAMES", "epoch_records", "is_finished", "probe_records", "run_config", "run_folder", "run_metrics",
            "run_state", "series", "step_records"]
 
 #: how roles are called in tables and legends (``solo_student``: lesson 02's student trained alone,
@@ -30,12 +31,19 @@ def probe_records(folder: str | Path) -> list[dict]:
     return read_jsonl(Path(folder) / PROBE)
 
 
+def run_folder(folder: str | Path) -> Path:
+    """A run folder's path; ``zoo:<name>`` is the zoo entry's folder (its run's config.json and metrics.json)."""
+    return zoo_checkpoint(folder).parent if is_zoo_name(folder) else Path(folder)
+
+
 def run_config(folder: str | Path) -> dict:
-    return json.loads((Path(folder) / CONFIG).read_text())
+    """config.json of a run folder (or of a zoo entry, ``zoo:<name>``)."""
+    return json.loads((run_folder(folder) / CONFIG).read_text())
 
 
 def run_metrics(folder: str | Path) -> dict:
-    return json.loads((Path(folder) / METRICS).read_text())
+    """metrics.json of a run folder (or of a zoo entry, ``zoo:<name>``)."""
+    return json.loads((run_folder(folder) / METRICS).read_text())
 
 
 def series(records: list[dict], key: str, x: str = "step") -> tuple[list, list]:
