@@ -54,7 +54,7 @@ def main(argv=None) -> int:
             page = browser.new_page(viewport={"width": 1100, "height": 900})
             network: list[str] = []
             page.on("request", lambda r, seen=network: seen.append(r.url) if r.url.startswith("http") else None)
-            page.goto(html.as_uri())
+            page.goto(html.resolve().as_uri())
             page.wait_for_timeout(4000)  # MathJax and plotly finish drawing
             figures = page.locator(".plotly-graph-div")
             for i in range(figures.count()):
