@@ -246,7 +246,7 @@ class LossWeightLab:
         index = existing.index if existing is not None else self.session.next_index
         label = settings_label(index, s)
         lab_run = self._train_phase(index, label.split(": ", 1)[1],
-                                    lambda cb: self.session.run(s, callbacks=cb, seeds=self.seeds))
+                                    lambda cb: self.session.run(s, callbacks=cb, seeds=self.seeds), curve_label=label)
         reference = self.session.reference_run
         if reference is None or not set(seeds) <= set(reference.seeds):
             self._train_phase(0, "the student alone (the reference)",
@@ -265,9 +265,10 @@ class LossWeightLab:
         self.redraw(current=lab_run)
         return lab_run
 
-    def _train_phase(self, index: int, what: str, train):
-        """Call ``train(callbacks)`` with the live view, progress bar and status following it."""
-        self._live = {"index": index, "label": what, "records": [], "total": None}
+    def _train_phase(self, index: int, what: str, train, curve_label: str | None = None):
+        """Call ``train(callbacks)`` with the live view, progress bar and status following it;
+        ``curve_label`` names the live curve (runs only; the reference is not drawn live)."""
+        self._live = {"index": index, "label": what, "curve_label": curve_label, "records": [], "total": None}
         self.progress.value, self.progress.max, self.progress.bar_style = 0, 1, "info"
         self._say(f"<b>{'run ' + str(index) if index else 'reference'}</b>: training {html.escape(what)} …")
         return train([self._on_event])
@@ -287,7 +288,7 @@ class LossWeightLab:
             self._say(f"<b>{name}</b>: training {html.escape(live['label'])}{seed}, step {record['step']} "
                       f"of {live['total']} (epoch {record['epoch']})")
             if live["index"] and len(live["records"]) % self.redraw_every == 0:
-                self._draw_current(settings_label(live["index"], canonical_settings(self.settings())),
+                self._draw_current(live["curve_label"],
                                    live["records"], live["index"], live["total"])
         elif event == "epoch":
             acc = record.get("test_acc/student")
