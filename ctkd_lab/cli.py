@@ -18,6 +18,7 @@ import typing
 from .errors import UserError, flag
 
 _SKIP_CONFIG = {"options"}
+CHAIN_MODES_HELP = ("vanilla", "kd", "takd", "dgkd")  # study.chain.CHAIN_MODES (not imported: fast --help)
 
 
 def _int_list(text: str) -> list[int]:
@@ -155,6 +156,20 @@ def build_parser() -> argparse.ArgumentParser:
                          "about 1.2x as fast as one after another with 2 threads each")
     _add_train_flags(cp, skip={"method", "seed"})
 
+    ch = sub.add_parser("chain", help="train a teacher-assistant chain (teacher, assistants, student) over seeds, "
+                                      "reusing finished runs, and tabulate it")
+    ch.add_argument("--models", required=True,
+                    help="comma-separated, teacher first and student last, e.g. plain10,plain8,plain6,plain4,plain2")
+    ch.add_argument("--mode", required=True, choices=CHAIN_MODES_HELP,
+                    help="vanilla: every model alone | kd: every model taught by the teacher only | takd: by the "
+                         "model just above | dgkd: by every larger model (stochastic teaching for the student)")
+    ch.add_argument("--seeds", type=_int_list, default=[0, 1, 2], help="comma-separated (default: 0,1,2)")
+    ch.add_argument("--out", required=True, help="chain folder: <out>/seed<k>/<model>-<mode>/ plus summary.csv/.md; "
+                                                 "every mode can share it (the teacher is trained once)")
+    ch.add_argument("--jobs", type=int, default=1, metavar="N",
+                    help="train up to N runs of one level (the seeds of one model) at once (default: 1)")
+    _add_train_flags(ch, skip={"method", "seed", "model"})
+
     ev = sub.add_parser("eval", help="test accuracy of a checkpoint's student")
     ev.add_argument("--checkpoint", required=True, help="a checkpoint.pt, a run folder or zoo:<name>")
     ev.add_argument("--dataset", default=None, help="default: the data set it was trained on")
@@ -192,6 +207,19 @@ def cmd_compare(ns) -> int:
     methods = [m.strip() for m in ns.methods.split(",") if m.strip()]
     rows = run_study(TrainConfig(**cfg), methods, ns.seeds, ns.out, options=options, quiet=ns.quiet, jobs=ns.jobs)
     print(markdown_table(rows), end="")
+    print(f"tables: {ns.out}/summary.csv, {ns.out}/summary.md")
+    return 0
+
+
+def cmd_chain(ns) -> int:
+    from .analysis.chain_summary import chain_markdown
+    from .study.chain import chain_models, run_chain
+    from .train import TrainConfig
+
+    cfg, options = _config_and_options(ns)
+    rows = run_chain(TrainConfig(**cfg), chain_models(ns.models), ns.mode, ns.seeds, ns.out, options=options,
+                     quiet=ns.quiet, jobs=ns.jobs)
+    print(chain_markdown(rows), end="")
     print(f"tables: {ns.out}/summary.csv, {ns.out}/summary.md")
     return 0
 
@@ -265,7 +293,7 @@ def cmd_methods(ns) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "compare": cmd_compare, "eval": cmd_eval, "datasets": cmd_datasets,
+COMMANDS = {"train": cmd_train, "compare": cmd_compare, "chain": cmd_chain, "eval": cmd_eval, "datasets": cmd_datasets,
             "models": cmd_models, "methods": cmd_methods, "zoo": cmd_zoo}
 
 

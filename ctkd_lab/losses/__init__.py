@@ -12,6 +12,8 @@ Notation: z logits, y labels, B batch size, C classes, sg(.) stop-gradient, p^T 
     fitnet_loss         mean (r(F_s) - F_t)^2                          (teacher NOT detached)
     mutual_kl_loss      T^2 * (1/B) sum_b KL(sg(p_other^T) || p_self^T) (DML)
     min_logit_ensemble  min_j (z_j - z_j[y]), detached                 (KDCL / CMT-KD)
+    dense_guidance_loss G(1-lam) CE + lam sum_g keep_g KD_T(z_s, z_g)   (DGKD; TAKD with G = 1)
+    keep_mask           which guides teach this batch (stochastic teaching)
 
 Which side is detached is part of each function's contract; read its docstring before use.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import torch.nn.functional as _F
 
 from .attention import attention_loss, attention_losses, attention_map, pair_stages
+from .dense_guidance import dense_guidance_loss, dense_guidance_terms, keep_mask
 from .fidelity import fidelity
 from .fitnet import fitnet_loss, make_regressor
 from .hint import logit_hint_loss
@@ -35,9 +38,12 @@ __all__ = [
     "attention_losses",
     "attention_map",
     "ce_loss",
+    "dense_guidance_loss",
+    "dense_guidance_terms",
     "fidelity",
     "fitnet_loss",
     "kd_loss",
+    "keep_mask",
     "logit_hint_loss",
     "make_regressor",
     "min_logit_ensemble",

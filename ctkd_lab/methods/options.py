@@ -14,7 +14,8 @@ folder exists) refuses, in one sentence that says what to do:
 * a number outside its range, a string outside its ``choices``;
 * a ``kind="checkpoint"`` path that is not a kit run folder or checkpoint, or an unknown or corrupted
   ``zoo:<name>`` (``required=True``: missing);
-* a ``kind="model"`` name the model zoo does not know.
+* a ``kind="model"`` name the model zoo does not know;
+* for ``kind="checkpoints"`` / ``"models"`` (comma-separated lists), an empty item or any bad item.
 
 Cross-field rules stay in the Options class's own ``validate()``, called after these checks.
 """
@@ -29,7 +30,17 @@ from typing import Any
 
 from ..errors import UserError, flag, is_real, is_whole
 
-KINDS = (None, "checkpoint", "model")
+KINDS = (None, "checkpoint", "model", "checkpoints", "models")
+#: kinds holding a comma-separated list ("runs/a,runs/b"); Python callers may pass a list instead
+LIST_KINDS = {"checkpoints": "checkpoint", "models": "model"}
+
+
+def split_list(value) -> list[str]:
+    """The items of a list option: ``"a, b"`` or ``["a", "b"]`` -> ``["a", "b"]`` (None -> [])."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+    return [item.strip() for item in items]
 
 
 def option(default: Any, help: str, *, low: float | None = None, high: float | None = None,
@@ -114,12 +125,17 @@ def _check_model_name(method: str, name: str, value: str, meta: dict) -> None:
         raise UserError(f"{name} of method '{method}': {error}")
 
 
-def check_options(opts, method: str):
-    """Check every declared option of ``opts`` in place (ints given for floats become floats)."""
+def check_options(opts, method: str, skip: tuple[str, ...] = ()):
+    """Check every declared option of ``opts`` in place (ints given for floats become floats).
+
+    ``skip``: options left unchecked (a chain checks its loss options before the guides exist).
+    """
     from .teachers import resolve_checkpoint_path
 
     hints = typing.get_type_hints(type(opts))
     for f in dataclasses.fields(opts):
+        if f.name in skip:
+            continue
         meta, value = option_meta(f), getattr(opts, f.name)
         typ = base_type(hints[f.name])
         if value is None:
@@ -131,6 +147,9 @@ def check_options(opts, method: str):
             if f.default is not None:
                 _fail(method, f.name, f"a {typ.__name__}", value, meta)
             continue
+        if meta["kind"] in LIST_KINDS and isinstance(value, (list, tuple)):
+            value = ",".join(os.fspath(v) if isinstance(v, os.PathLike) else str(v) for v in value)
+            setattr(opts, f.name, value)
         if meta["kind"] == "checkpoint" and isinstance(value, os.PathLike):
             value = os.fspath(value)  # a Path is as good as its string
             setattr(opts, f.name, value)
@@ -144,10 +163,16 @@ def check_options(opts, method: str):
                 _fail(method, f.name, "a non-empty string", value, meta)
             if meta["choices"] and value not in meta["choices"]:
                 _fail(method, f.name, f"one of {', '.join(meta['choices'])}", value, meta)
-            if meta["kind"] == "checkpoint":
-                resolve_checkpoint_path(value)
-            elif meta["kind"] == "model":
-                _check_model_name(method, f.name, value, meta)
+            items, kind = [value], meta["kind"]
+            if kind in LIST_KINDS:
+                items, kind = split_list(value), LIST_KINDS[kind]
+                if not all(items):
+                    _fail(method, f.name, "a comma-separated list without empty items", value, meta)
+            for item in items:
+                if kind == "checkpoint":
+                    resolve_checkpoint_path(item)
+                elif kind == "model":
+                    _check_model_name(method, f.name, item, meta)
     return opts
 
 
@@ -165,8 +190,12 @@ def describe_options(options_cls) -> list[dict]:
             allowed = _range_text(meta).strip()
         elif meta["kind"] == "checkpoint":
             allowed = "a run folder, checkpoint.pt or zoo:<name>"
+        elif meta["kind"] == "checkpoints":
+            allowed = "comma-separated run folders, checkpoint.pt files or zoo:<name>s"
         elif meta["kind"] == "model":
             allowed = "a model name (`ctkd-lab models`)"
+        elif meta["kind"] == "models":
+            allowed = "comma-separated model names (`ctkd-lab models`)"
         rows.append({"name": f.name, "flag": flag(f.name), "type": typ.__name__, "default": f.default,
                      "help": meta["help"], "allowed": allowed, "required": bool(meta["required"])})
     return rows

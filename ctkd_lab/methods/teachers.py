@@ -23,13 +23,27 @@ CHECKPOINT_FORMAT = "ctkd-lab-checkpoint/1"
 
 #: method options that name a teacher's run folder or checkpoint; runs store them as absolute paths
 #: (``zoo:<name>`` stays a name), so a run folder says which teacher it used wherever it is read from
-CHECKPOINT_OPTIONS = ("teacher", "expert")
+CHECKPOINT_OPTIONS = ("teacher", "expert", "teachers")
+#: of those, the ones holding a comma-separated list of checkpoints (DGKD's guides)
+CHECKPOINT_LIST_OPTIONS = ("teachers",)
+
+
+def _absolute(path) -> str:
+    return str(path) if is_zoo_name(path) else str(Path(path).resolve())
 
 
 def absolute_checkpoint_options(options: dict) -> dict:
-    """``options`` with every checkpoint option (a non-empty path) made absolute, as a string."""
-    return {k: str(Path(v).resolve()) if k in CHECKPOINT_OPTIONS and isinstance(v, (str, Path)) and str(v)
-            and not is_zoo_name(v) else v for k, v in options.items()}
+    """``options`` with every checkpoint option (a non-empty path, or a list of them) made absolute,
+    as a string (a list becomes ``"a,b"``)."""
+    out = {}
+    for k, v in options.items():
+        if k in CHECKPOINT_LIST_OPTIONS and isinstance(v, (str, list, tuple)) and v:
+            items = v.split(",") if isinstance(v, str) else [str(i) for i in v]
+            v = ",".join(_absolute(i.strip()) if i.strip() else i for i in items)
+        elif k in CHECKPOINT_OPTIONS and isinstance(v, (str, Path)) and str(v):
+            v = _absolute(v)
+        out[k] = v
+    return out
 
 
 def resolve_checkpoint_path(path: str | Path) -> Path:

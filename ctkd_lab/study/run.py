@@ -54,6 +54,19 @@ def run_study(base: TrainConfig, methods: list[str], seeds: list[int], out: str 
     check_not_starting_a_worker()
     check_jobs(jobs)
     plan = plan_study(base, methods, seeds, out, options)
+    train_runs(plan, jobs=jobs, quiet=quiet, log=log)
+    rows = summarise_study(out, methods, seeds=seeds)
+    write_tables(rows, out)
+    return rows
+
+
+def train_runs(plan: list[tuple[TrainConfig, Path]], jobs: int = 1, quiet: bool = False, log=print) -> None:
+    """Train every (config, folder) of ``plan`` that is not finished, up to ``jobs`` at once.
+
+    Finished runs are checked against the settings asked for first (nothing trains if one clashes),
+    then every trainer is built (bad options, data or teachers fail up front), then they train.
+    """
+    check_jobs(jobs)
     for cfg, folder in plan:  # every finished run first: nothing trains if one clashes
         if RunFolder(folder).state == "done":
             check_same_settings(cfg, folder)
@@ -79,9 +92,6 @@ def run_study(base: TrainConfig, methods: list[str], seeds: list[int], out: str 
         for trainer in trainers:
             log(f"{trainer.mode} {trainer.config.method} seed {trainer.config.seed} -> {trainer.folder.path}")
             trainer.run()
-    rows = summarise_study(out, methods, seeds=seeds)
-    write_tables(rows, out)
-    return rows
 
 
 def _shared_threads(trainer: Trainer, workers: int, decided: dict) -> tuple[int, str]:
