@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ctkd_lab.errors import UserError
 from ctkd_lab.methods import register
 from ctkd_lab.methods.base import StepOutput
 from ctkd_lab.methods.teachers import network_from_checkpoint, read_checkpoint
@@ -212,3 +213,14 @@ def test_diverged_run_names_the_term_that_broke_first():
         out = SimpleNamespace(losses=losses, metrics={}, logits={"student": torch.zeros(4, 3)})
         window.add(out, sum(losses.values()), labels, step)
     assert window.first_nonfinite() == ("at", 2)
+
+
+def test_eval_every_skips_evaluations_but_not_the_last_and_changes_no_result(tiny, tmp_path):
+    every = train(out=tmp_path / "every", quiet=True, **{**tiny, "epochs": 3})
+    sparse = train(out=tmp_path / "sparse", quiet=True, eval_every=2, **{**tiny, "epochs": 3})
+    epochs = [r for r in read_jsonl(tmp_path / "sparse" / "history.jsonl") if r["kind"] == "epoch"]
+    assert ["test_acc/student" in r for r in epochs] == [False, True, True]
+    assert sparse["student"]["test_acc"] == every["student"]["test_acc"]  # evaluation draws no randomness
+    assert sparse["student"]["best_epoch"] in (2, 3)
+    with pytest.raises(UserError, match="--eval-every must be a whole number of 1 or more"):
+        train(out=tmp_path / "bad", quiet=True, eval_every=0, **tiny)

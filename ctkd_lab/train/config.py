@@ -67,6 +67,7 @@ class TrainConfig:
     threads: int | None = None         # CPU threads; None: automatic (device.choose_threads). Where, not
                                        # what: the number chosen goes to config.json's "resolved"
     log_every: int = 10                # steps between step records in history.jsonl
+    eval_every: int = 1                # epochs between test/validation evaluations (the last is always one)
     probe_every: int = 0               # steps between probe-batch logit records (0: off)
     probe_size: int = 32               # images in the fixed probe batch (first test images)
     options: dict = field(default_factory=dict)  # the method's options
@@ -133,6 +134,7 @@ class TrainConfig:
         integer("seed", 0, low=0)
         integer("threads", 1, optional=True)
         integer("log_every", 10)
+        integer("eval_every", 2)
         integer("probe_every", 0, low=0)
         integer("probe_size", 32)
         number("lr", lambda v: v > 0, "a finite number above 0", 0.1)
@@ -228,6 +230,10 @@ FIELD_HELP = {
     "channels_last": "channels-last memory format (default: on CUDA and CPU)",
     "threads": "CPU threads (default: chosen from the cores and the load; OMP_NUM_THREADS wins)",
     "log_every": "steps between step records in history.jsonl",
+    "eval_every": "epochs between test (and validation) evaluations; the last epoch is always evaluated. "
+                  "On a CPU, evaluating CIFAR-10's 10,000 test images can cost as much as a training epoch "
+                  "of a few thousand images, so a long CPU run may evaluate less often (best-epoch figures "
+                  "then cover the evaluated epochs only)",
     "probe_every": "steps between probe-batch logit records (0: off)",
     "probe_size": "images in the fixed probe batch (the first test images)",
 }

@@ -231,12 +231,15 @@ class Trainer:
         self._end_epoch(lr, epoch_sums, time.perf_counter() - start)
 
     def _end_epoch(self, lr: float, sums: _Window, train_time: float) -> None:
-        """Evaluate, update the progress record, write history, metrics and the checkpoint."""
+        """Evaluate (every ``eval_every`` epochs and at the last), update the progress record, write
+        history, metrics and the checkpoint."""
         start = time.perf_counter()
-        evals, val_accs = self.evaluate(), self.validate()
+        due = (self.epoch + 1) % self.config.eval_every == 0 or self.epoch + 1 >= self.config.epochs
+        evals, val_accs = (self.evaluate(), self.validate()) if due else ({}, {})
         self.wall_time += train_time + time.perf_counter() - start
         self.epoch += 1
-        self.progress.update(self.epoch, evals, val_accs, self.method.trained_roles)
+        if due:
+            self.progress.update(self.epoch, evals, val_accs, self.method.trained_roles)
         stats = sums.means()
         record = {"kind": "epoch", "epoch": self.epoch, "step": self.step, "lr": lr,
                   "images_per_s": sums.samples / max(train_time, 1e-9),
@@ -245,7 +248,7 @@ class Trainer:
         for role in self.method.roles:
             if f"batch_acc/{role}" in stats:
                 record[f"train_acc/{role}"] = stats[f"batch_acc/{role}"]
-            record.update({f"test_{key}/{role}": value for key, value in evals[role].items()})
+            record.update({f"test_{key}/{role}": value for key, value in evals.get(role, {}).items()})
         record.update({f"val_acc/{role}": acc for role, acc in val_accs.items()})
         self.folder.append(HISTORY, record)
         self.folder.write_metrics(self.metrics())
