@@ -122,3 +122,25 @@ def test_plan_orders_levels_and_seeds():
     assert plan[5].config.options["teacher"] == str(Path("c") / "seed1" / "plain4-takd")
     with pytest.raises(UserError, match="models and seeds are lists"):
         plan_chain(BASE, "plain6,plain2", "takd", [0], "c")
+
+
+def test_capacity_gap_rows_are_the_runs(tmp_path):
+    from ctkd_lab.study.capacity import run_capacity_gap
+
+    lines = []
+    rows = run_capacity_gap(BASE, ["plain4", "plain6"], "plain2", [0], tmp_path / "gap", log=lines.append)
+    assert len([line for line in lines if line.startswith("new")]) == 5  # 2 teachers, alone, 2 taught
+    assert [r["teacher"] for r in rows] == [None, "plain4", "plain6"]
+    assert rows[1]["teacher_params"] < rows[2]["teacher_params"]
+    seed0 = tmp_path / "gap" / "seed0"
+    for row, name in zip(rows, ["plain2-vanilla", "plain2-kd-plain4", "plain2-kd-plain6"]):
+        metrics = json.loads((seed0 / name / "metrics.json").read_text())
+        assert row["student_acc_mean"] == metrics["student"]["test_acc"]
+    teacher = json.loads((seed0 / "plain6-teacher" / "metrics.json").read_text())
+    assert rows[2]["teacher_acc_mean"] == teacher["student"]["test_acc"]
+    assert options(seed0 / "plain2-kd-plain6")["teacher"] == str((seed0 / "plain6-teacher").resolve())
+    again = []
+    run_capacity_gap(BASE, ["plain4", "plain6"], "plain2", [0], tmp_path / "gap", log=again.append)
+    assert not [line for line in again if line.startswith("new")]
+    with pytest.raises(UserError, match="stochastic teaching does not apply"):
+        run_capacity_gap(BASE, ["plain4"], "plain2", [0], tmp_path / "gap2", options={"drop": "fixed"})
