@@ -47,7 +47,8 @@ def _add_field(parser, dest: str, hint, help_text: str, flag: str) -> None:
         parser.add_argument(flag, type=str, **args)
 
 
-def _method_option_groups() -> list[tuple[tuple[str, ...], list[tuple[str, object, str]]]]:
+def _method_option_groups(only: tuple[str, ...] | None = None, leave_out: frozenset = frozenset()
+                          ) -> list[tuple[tuple[str, ...], list[tuple[str, object, str]]]]:
     """Method options grouped by the exact set of methods that take them.
 
     Returns ``[(methods, [(option name, type hint, help text), ...]), ...]``: a flag appears once,
@@ -57,10 +58,12 @@ def _method_option_groups() -> list[tuple[tuple[str, ...], list[tuple[str, objec
     from .methods.options import describe_options
 
     seen: dict[str, dict] = {}
-    for mname in method_names():
+    for mname in (only or method_names()):
         cls = get_method(mname).Options
         hints = typing.get_type_hints(cls)
         for row in describe_options(cls):
+            if row["name"] in leave_out:
+                continue
             entry = seen.setdefault(row["name"], {"hint": hints[row["name"]], "methods": [], "rows": []})
             entry["methods"].append(mname)
             entry["rows"].append(row)
@@ -92,8 +95,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"ctkd-lab: error: {message}; see `{self.prog} --help`\n")
 
 
-def _add_train_flags(parser, skip=frozenset()) -> None:
-    """One flag per TrainConfig field, then the method options grouped by the methods they apply to."""
+def _add_train_flags(parser, skip=frozenset(), methods: tuple[str, ...] | None = None) -> None:
+    """One flag per TrainConfig field, then the method options grouped by the methods they apply to.
+
+    ``methods``: only these methods' options, and none that names a teacher (a chain chooses them).
+    """
     from .train.config import TrainConfig, field_help
 
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -103,8 +109,9 @@ def _add_train_flags(parser, skip=frozenset()) -> None:
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
             shown = "" if default is None else f" (default: {default})"  # None: the help says what applies
             _add_field(parser, f.name, hints[f.name], field_help(f.name) + shown, flag(f.name))
-    for methods, options in _method_option_groups():
-        group = parser.add_argument_group(f"options of {', '.join(methods)}")
+    leave_out = frozenset({"teacher", "teachers", "teacher_model", "teacher_models"}) if methods else frozenset()
+    for names, options in _method_option_groups(methods, leave_out):
+        group = parser.add_argument_group(f"options of {', '.join(names)}")
         for name, hint, text in options:
             _add_field(group, "opt__" + name, hint, text, flag(name))
 
@@ -168,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "every mode can share it (the teacher is trained once)")
     ch.add_argument("--jobs", type=int, default=1, metavar="N",
                     help="train up to N runs of one level (the seeds of one model) at once (default: 1)")
-    _add_train_flags(ch, skip={"method", "seed", "model"})
+    _add_train_flags(ch, skip={"method", "seed", "model"}, methods=("takd", "dgkd"))
 
     ev = sub.add_parser("eval", help="test accuracy of a checkpoint's student")
     ev.add_argument("--checkpoint", required=True, help="a checkpoint.pt, a run folder or zoo:<name>")

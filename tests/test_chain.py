@@ -100,7 +100,7 @@ CHAIN_BAD = {
     "drop_k too large": (["--models", "plain6,plain4,plain2", "--mode", "dgkd", "--drop", "fixed", "--drop-k", "2"],
                          "would drop every one of the 2 guides"),
     "keep_prob zero": (["--models", "plain6,plain4", "--mode", "dgkd", "--keep-prob", "0"], "keep_prob must be"),
-    "guides given": (["--models", "plain6,plain4", "--mode", "dgkd", "--teachers", "a,b"], "chooses each model's"),
+    "guides given": (["--models", "plain6,plain4", "--mode", "dgkd", "--teachers", "a,b"], "unrecognized arguments"),
     "unknown mode": (["--models", "plain6,plain4", "--mode", "both"], "invalid choice: 'both'"),
 }
 
@@ -144,3 +144,10 @@ def test_capacity_gap_rows_are_the_runs(tmp_path):
     assert not [line for line in again if line.startswith("new")]
     with pytest.raises(UserError, match="stochastic teaching does not apply"):
         run_capacity_gap(BASE, ["plain4"], "plain2", [0], tmp_path / "gap2", options={"drop": "fixed"})
+
+
+def test_python_api_refuses_guides_and_options_of_other_methods():
+    with pytest.raises(UserError, match="chooses each model's guides itself"):
+        plan_chain(BASE, MODELS, "dgkd", [0], "c", options={"teachers": "a,b"})
+    with pytest.raises(UserError, match="do not apply to a chain"):
+        plan_chain(BASE, MODELS, "dgkd", [0], "c", options={"gamma": 0.1})
