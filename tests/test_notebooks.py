@@ -54,7 +54,7 @@ def cell_errors(nb) -> list[str]:
 
 def test_there_are_lessons():
     names = [p.name[:2] for p in NOTEBOOKS]
-    assert names == sorted(names) and {"00", "01", "02", "03", "04", "05"} <= set(names)
+    assert names == sorted(names) and {"00", "01", "02", "03", "04", "05", "06"} <= set(names)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
