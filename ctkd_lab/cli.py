@@ -177,7 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="train up to N runs of one level (the seeds of one model) at once (default: 1)")
     _add_train_flags(ch, skip={"method", "seed", "model"}, methods=("takd", "dgkd"))
 
-    ev = sub.add_parser("eval", help="test accuracy of a checkpoint's student")
+    ex = sub.add_parser("export", help="write one network of a run (default: its primary, e.g. a TESKD teacher) "
+                        "alone to a checkpoint file usable as --teacher/--expert and by eval")
+    ex.add_argument("--checkpoint", required=True, help="a run folder, a checkpoint.pt or zoo:<name>")
+    ex.add_argument("--out", required=True, help="the file to write, e.g. teacher.pt")
+    ex.add_argument("--role", default=None, help="which network (default: the run's primary)")
+
+    ev = sub.add_parser("eval", help="test accuracy of a checkpoint's primary network (or --role)")
     ev.add_argument("--checkpoint", required=True, help="a checkpoint.pt, a run folder or zoo:<name>")
     ev.add_argument("--dataset", default=None, help="default: the data set it was trained on")
     ev.add_argument("--role", default=None, help="which network (default: the primary, usually student)")
@@ -228,6 +234,19 @@ def cmd_chain(ns) -> int:
                      quiet=ns.quiet, jobs=ns.jobs)
     print(chain_markdown(rows), end="")
     print(f"tables: {ns.out}/summary.csv, {ns.out}/summary.md")
+    return 0
+
+
+def cmd_export(ns) -> int:
+    from .train.export import export_network
+
+    info = export_network(ns.checkpoint, ns.out, role=ns.role)
+    about = [info["arch"]]
+    if info["method"]:
+        about.append(f"{info['method']} run" + (f", epoch {info['epoch']}" if info["epoch"] is not None else ""))
+    if info["test_acc"] is not None:
+        about.append(f"test_acc {info['test_acc']:.4f} in its run")
+    print(f"exported {info['role']} ({', '.join(about)}) -> {info['out']}")
     return 0
 
 
@@ -300,7 +319,8 @@ def cmd_methods(ns) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "compare": cmd_compare, "chain": cmd_chain, "eval": cmd_eval, "datasets": cmd_datasets,
+COMMANDS = {"train": cmd_train, "compare": cmd_compare, "chain": cmd_chain, "export": cmd_export,
+            "eval": cmd_eval, "datasets": cmd_datasets,
             "models": cmd_models, "methods": cmd_methods, "zoo": cmd_zoo}
 
 

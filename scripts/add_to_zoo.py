@@ -31,26 +31,13 @@ import torch
 
 from ctkd_lab import __version__
 from ctkd_lab.errors import UserError
-from ctkd_lab.methods.teachers import CHECKPOINT_FORMAT, network_from_checkpoint, read_checkpoint
+from ctkd_lab.methods.teachers import network_from_checkpoint, read_checkpoint
 from ctkd_lab.train import RunFolder, train_command
+from ctkd_lab.train.export import slim_checkpoint
 from ctkd_lab.zoo import write_manifest, zoo_dir
 from ctkd_lab.zoo.entries import NAME_PATTERN
 
 ENV_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*")
-
-
-def slim_checkpoint(ckpt: dict) -> dict:
-    """The primary network of a trainer checkpoint: all that ``network_from_checkpoint`` reads."""
-    role = ckpt["primary"]
-    prefix = f"networks.{role}."
-    return {
-        "format": CHECKPOINT_FORMAT,
-        "dataset": ckpt["dataset"],
-        "primary": role,
-        "networks": {role: ckpt["networks"][role]},
-        "method_state": {k: v.detach().clone() for k, v in ckpt["method_state"].items() if k.startswith(prefix)},
-        "metrics": {role: ckpt.get("metrics", {}).get(role, {})},
-    }
 
 
 def check_command(command: str, run_config: dict) -> None:

@@ -274,8 +274,7 @@ class Trainer:
 
     def _probe(self) -> None:
         with evaluating(self.method), self.placement.autocast():
-            logits = {r: self.method.networks[r](self.probe_images).float().cpu().tolist()
-                      for r in self.method.roles}
+            logits = {r: z.float().cpu().tolist() for r, z in self.method.predict(self.probe_images).items()}
         self.folder.append(PROBE, {"step": self.step, "epoch": self.epoch,
                                    "labels": self.probe_labels.cpu().tolist(), "logits": logits})
 
