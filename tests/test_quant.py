@@ -1,0 +1,157 @@
+"""Fake quantization: values and straight-through gradient masks against independent computations, the
+HWGQ step table against its definition, and whole networks quantized (what is kept, how many levels)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ctkd_lab.models import build_model
+from ctkd_lab.quant import HWGQ, HWGQ_STEPS, LSQ, hwgq, lsq, quantize_network, uniform_symmetric
+from ctkd_lab.quant.network import QConv2d, QLinear
+
+X = [-1.3, -0.01, 0.0, 0.03, 0.2, 0.41, 0.77, 1.05, 1.62, 2.2, 3.9, 9.0]
+
+
+def _hwgq_reference(x, bits):
+    d, levels = HWGQ_STEPS[bits], 2**bits - 1
+    if x <= 0:
+        return 0.0, 0.0
+    nearest = min(range(1, levels + 1), key=lambda i: abs(x - i * d)) * d
+    return nearest, 1.0 if x <= levels * d else 0.0
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4, 8])
+def test_hwgq_values_and_gradient_mask(bits):
+    x = torch.tensor(X, requires_grad=True)
+    q = hwgq(x, bits)
+    q.sum().backward()
+    for xi, qi, gi in zip(X, q.tolist(), x.grad.tolist()):
+        value, grad = _hwgq_reference(xi, bits)
+        assert qi == pytest.approx(value, abs=1e-6), (bits, xi)
+        assert gi == grad, (bits, xi)
+
+
+def test_hwgq_fixed_numbers():
+    q = hwgq(torch.tensor([0.1, 0.9, 1.2, 5.0]), 2).tolist()  # d = 0.5388, levels d, 2d, 3d
+    assert q == pytest.approx([0.5388, 1.0776, 1.0776, 1.6164])
+
+
+def _half_gaussian_mse(d, bits):
+    x = np.linspace(0, 12, 400_001)
+    density = 2 * np.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+    q = np.clip(np.round(x / d), 1, 2**bits - 1) * d
+    y = (x - q) ** 2 * density
+    return float(np.sum((y[1:] + y[:-1]) / 2) * (x[1] - x[0]))
+
+
+@pytest.mark.parametrize("bits", range(1, 9))
+def test_hwgq_steps_minimise_the_half_gaussian_error(bits):
+    d = HWGQ_STEPS[bits]
+    best = _half_gaussian_mse(d, bits)
+    assert best < _half_gaussian_mse(d * 1.01, bits) and best < _half_gaussian_mse(d * 0.99, bits)
+    if bits == 1:
+        assert d == pytest.approx(math.sqrt(2 / math.pi), abs=1e-4)  # the mean of a unit half-Gaussian
+
+
+W = [-0.9, -0.2, 0.05, 0.4, 0.6]
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4, 8])
+def test_uniform_weights_values_and_straight_through_gradient(bits):
+    w = torch.tensor(W, requires_grad=True)
+    q = uniform_symmetric(w, bits)
+    q.sum().backward()
+    if bits == 1:
+        scale = sum(abs(v) for v in W) / len(W)
+        expected = [scale if v >= 0 else -scale for v in W]
+    else:
+        n = 2 ** (bits - 1) - 1
+        s = max(abs(v) for v in W) / n
+        expected = [round(v / s) * s for v in W]
+    assert q.tolist() == pytest.approx(expected, abs=1e-6)
+    assert w.grad.tolist() == [1.0] * len(W)
+    assert len(set(q.tolist())) <= 2**bits
+
+
+def test_uniform_fixed_numbers():
+    assert uniform_symmetric(torch.tensor(W), 2).tolist() == pytest.approx([-0.9, 0, 0, 0, 0.9])
+    assert uniform_symmetric(torch.tensor(W), 1).tolist() == pytest.approx([-0.43, -0.43, 0.43, 0.43, 0.43])
+
+
+def test_lsq_values_and_gradients():
+    """Signed 2 bits (Q_N = 2, Q_P = 1), s = 0.5; the gradients of the paper, computed by hand."""
+    v = torch.tensor([-3.0, -0.4, 0.2, 0.7, 5.0], requires_grad=True)
+    s = torch.tensor(0.5, requires_grad=True)
+    g = 1 / math.sqrt(5 * 1)
+    q = lsq(v, s, 2, 1, g)
+    assert q.tolist() == pytest.approx([-1.0, -0.5, 0.0, 0.5, 0.5])
+    q.sum().backward()
+    assert v.grad.tolist() == [0.0, 1.0, 1.0, 0.0, 0.0]
+    # dQ/ds: -Q_N below, round(v/s) - v/s inside, Q_P above; summed, times g
+    assert s.grad.item() == pytest.approx(g * (-2 + (-1 + 0.8) + (0 - 0.4) + 1 + 1))
+
+
+@pytest.mark.parametrize("bits", [2, 4, 8])
+def test_lsq_module_initialises_its_step_and_learns_it(bits):
+    torch.manual_seed(0)
+    w = torch.randn(64)
+    quant = LSQ(bits, signed=True)
+    q = quant(w)
+    q_p = 2 ** (bits - 1) - 1
+    assert quant.step.item() == pytest.approx(2 * w.abs().mean().item() / math.sqrt(q_p), rel=1e-5)
+    assert len(torch.unique(q)) <= 2**bits
+    q.pow(2).sum().backward()
+    assert quant.step.grad is not None and quant.step.grad.abs() > 0
+    assert bool(quant.initialized)
+
+
+@pytest.mark.parametrize("arch", ["resnet8", "wrn_16_2", "vgg8", "plain4"])
+@pytest.mark.parametrize("bits", [1, 2, 4])
+def test_quantized_network_activations_take_at_most_2_to_the_b_values(arch, bits):
+    torch.manual_seed(0)
+    net = build_model(arch, 10)
+    record = quantize_network(net, bits, bits)
+    seen = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append(o)) for m in net.modules() if isinstance(m, HWGQ)]
+    net.train()
+    net(torch.randn(8, 3, 32, 32))
+    for h in hooks:
+        h.remove()
+    assert len(seen) == len(record["quantized_activations"]) > 0
+    assert all(len(torch.unique(o)) <= 2**bits for o in seen)
+    for name in record["quantized_layers"]:  # every quantized layer's effective weight has <= 2^b values
+        layer = net.get_submodule(name)
+        assert isinstance(layer, (QConv2d, QLinear))
+        assert len(torch.unique(layer.weight_quant(layer.weight))) <= 2**bits
+
+
+def test_first_and_last_layers_stay_full_precision_unless_asked():
+    net = build_model("resnet8", 10)
+    record = quantize_network(net, 2, 2)
+    assert record["full_precision_layers"] == ["stem.0", "head.2"]
+    assert type(net.stem[0]) is torch.nn.Conv2d and type(net.head[2]) is torch.nn.Linear
+    assert "stages.0.0.conv1" in record["quantized_layers"] and "stages.1.0.shortcut.0" in record["quantized_layers"]
+    everything = quantize_network(build_model("resnet8", 10), 2, None, keep_first_last=False)
+    assert everything["full_precision_layers"] == [] and everything["quantized_activations"] == []
+
+
+def test_quantizing_keeps_the_weights_and_full_bits_change_little():
+    torch.manual_seed(0)
+    net = build_model("resnet8", 10).eval()
+    x = torch.randn(4, 3, 32, 32)
+    before = net(x)
+    quantize_network(net, 8, None)
+    assert torch.allclose(net(x), before, atol=0.05 * before.abs().max().item())
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(w_bits=0, a_bits=2), "w_bits"), (dict(w_bits=2, a_bits=9), "a_bits"),
+    (dict(w_bits=True, a_bits=2), "w_bits"), (dict(w_bits=1, a_bits=2, weights="lsq"), "2 bits or more"),
+    (dict(w_bits=2, a_bits=2, activations="relu6"), "one of"),
+])
+def test_bad_settings_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        quantize_network(build_model("resnet8", 10), **kwargs)
