@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -14,6 +15,7 @@ from ctkd_lab.analysis.study_runs import seed_values, study_points, study_runs
 from ctkd_lab.analysis.study_stats import compare_to_baseline, summarise_runs, summarise_study
 from ctkd_lab.analysis.study_tables import COLUMNS, markdown_table, write_tables
 from ctkd_lab.errors import UserError
+from ctkd_lab.methods import get_method
 from ctkd_lab.study import compare_command, options_for, plan_study, run_study, study_folder
 from ctkd_lab.train import TrainConfig
 from ctkd_lab.viz.comparison import accuracy_bars, accuracy_vs_params, fidelity_calibration_figure, learning_curves
@@ -301,7 +303,8 @@ def test_run_study_trains_then_reuses(tiny_study):
     assert rows[1]["fidelity_to"] == "scratch_teacher" and 0 <= rows[1]["agreement_mean"] <= 1
     cfg = json.loads((out / "ctkd-scratch" / "seed1" / "config.json").read_text())["config"]
     assert cfg["seed"] == 1 and cfg["options"]["scratch_model"] == "resnet14" and "teacher" not in cfg["options"]
-    assert json.loads((out / "vanilla" / "seed0" / "config.json").read_text())["config"]["options"] == {}
+    vanilla = json.loads((out / "vanilla" / "seed0" / "config.json").read_text())["config"]["options"]
+    assert vanilla == dataclasses.asdict(get_method("vanilla").Options())  # its own options only, at their defaults
     assert (out / "summary.csv").is_file() and (out / "summary.md").read_text() == markdown_table(rows)
     mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and "summary" not in p.name}
     again_lines = []

@@ -155,3 +155,43 @@ def test_quantizing_keeps_the_weights_and_full_bits_change_little():
 def test_bad_settings_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         quantize_network(build_model("resnet8", 10), **kwargs)
+
+
+# -- a quantized network trained alone, saved and rebuilt ---------------------------------------------
+
+def test_vanilla_trains_a_quantized_student_that_checkpoints_rebuild(tmp_path, capsys):
+    import json
+
+    from ctkd_lab.cli import main
+    from ctkd_lab.methods.teachers import network_from_checkpoint
+
+    out = tmp_path / "q"
+    code = main(["train", "--method", "vanilla", "--model", "resnet8", "--w-bits", "4", "--a-bits", "4",
+                 "--dataset", "digits", "--epochs", "3", "--per-class", "50", "--out", str(out), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    resolved = json.loads((out / "config.json").read_text())["resolved"]
+    quant = resolved["method"]["quant"]
+    assert quant["full_precision_layers"] == ["stem.0", "head.2"] and len(quant["quantized_layers"]) == 8
+    assert resolved["roles"]["student"]["quant"]["w_bits"] == 4
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["student"]["test_acc"] > 0.3  # it learns (chance is 0.1)
+    net, _ = network_from_checkpoint(out)
+    assert isinstance(net.stages[0][0].conv1, QConv2d) and isinstance(net.stages[0][0].relu1, HWGQ)
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["test_acc"] == pytest.approx(metrics["student"]["test_acc"], abs=1e-6)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--w-bits", "0"], "between 1 and 8"), (["--a-bits", "9"], "between 1 and 8"),
+    (["--w-bits", "1", "--weight-quantizer", "lsq"], "2 or more"),
+])
+def test_bad_bits_stop_before_any_work(tmp_path, capsys, flags, message):
+    from ctkd_lab.cli import main
+
+    out = tmp_path / "bad"
+    code = main(["train", "--method", "vanilla", "--model", "resnet8", "--dataset", "digits", *flags,
+                 "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()

@@ -27,6 +27,6 @@ def get_method(name: str) -> type[Method]:
     return METHODS.get(name)
 
 
-from . import at, ctkd, dgkd, dml, fitnet, kd, takd, teskd, vanilla  # noqa: E402,F401  (registers the methods)
+from . import at, cmtkd, ctkd, dgkd, dml, fitnet, kd, takd, teskd, vanilla  # noqa: E402,F401  (registers the methods)
 
 __all__ = ["METHODS", "Method", "NoOptions", "StepOutput", "get_method", "method_names", "register"]

@@ -112,6 +112,10 @@ def network_from_checkpoint(path: str | Path, role: str | None = None, *, datase
         raise UserError(f"the {what} in '{shown}' is a {desc['arch']}, not the declared {arch}; "
                         f"declare {desc['arch']} or pass another checkpoint")
     net = build_model(desc["arch"], desc["num_classes"], desc["in_channels"])
+    if desc.get("quant"):
+        from ..quant import quantize_network
+
+        quantize_network(net, **desc["quant"])
     try:
         net.load_state_dict(role_state_dict(ckpt["method_state"], role))
     except RuntimeError:

@@ -44,5 +44,11 @@ class StagedNet(nn.Module):
         return logits
 
     def describe(self) -> dict:
-        """What a checkpoint needs to rebuild this network."""
-        return {"arch": self.arch, "num_classes": self.num_classes, "in_channels": self.in_channels}
+        """What a checkpoint needs to rebuild this network (with its quantization, if it has one)."""
+        out = {"arch": self.arch, "num_classes": self.num_classes, "in_channels": self.in_channels}
+        quant = getattr(self, "quant", None)
+        if quant:
+            from ..quant import quant_settings
+
+            out["quant"] = quant_settings(quant)
+        return out

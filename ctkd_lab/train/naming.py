@@ -8,9 +8,10 @@ new folder instead of a clash:
     study-<model>-<dataset>-<digest>                one study     (study_folder; runs inside it are
                                                                    <method>/seed<k>/)
 
-The digest covers the TrainConfig fields that differ from their defaults (so a field added later
-keeps existing names), minus the *where* fields (device, paths, threads: where and how fast a run is
-computed, not what it learns), plus the method's options with checkpoint paths made absolute.
+The digest covers the TrainConfig fields and the method's options that differ from their defaults (so a
+field or an option added later, whose default keeps the old behaviour, keeps existing names), minus the
+*where* fields (device, paths, threads: where and how fast a run is computed, not what it learns), with
+checkpoint paths made absolute. Comparing runs (resume, reuse) fills what an older run lacks the same way.
 """
 from __future__ import annotations
 
@@ -40,7 +41,9 @@ def settings_digest(config: TrainConfig, options: dict | None = None, skip: tupl
     """
     config = resolve_defaults(config)  # batch_size=None and the data set's own default name one run
     if options is None:
-        options = dataclasses.asdict(get_method(config.method).make_options(config.options))
+        defaults = option_defaults(config.method)
+        options = {k: v for k, v in dataclasses.asdict(get_method(config.method).make_options(config.options)).items()
+                   if k not in defaults or v != defaults[k]}
     defaults = resolve_defaults(TrainConfig(dataset=config.dataset)).to_dict()
     values = {k: v for k, v in config.to_dict().items()
               if k != "options" and k not in WHERE_FIELDS and k not in skip and v != defaults.get(k)}
@@ -69,12 +72,20 @@ def study_folder(out_dir: str | Path, base: TrainConfig, options: dict | None = 
     return Path(out_dir) / f"study-{base.model}-{_slug(base.dataset)}-{digest}"
 
 
+def option_defaults(method: str) -> dict:
+    """The default value of every option of ``method`` ({} for a method this version does not know)."""
+    try:
+        return dataclasses.asdict(get_method(method).Options())
+    except Exception:  # an unknown (e.g. renamed) method: compare the options as they are
+        return {}
+
+
 def comparable_settings(config: dict) -> dict:
-    """A config dict as runs are compared: fields an older run lacks at today's defaults, the where
-    fields dropped, checkpoint paths absolute, JSON types (a tuple is a list)."""
+    """A config dict as runs are compared: fields and method options an older run lacks at today's
+    defaults, the where fields dropped, checkpoint paths absolute, JSON types (a tuple is a list)."""
     full = {**TrainConfig().to_dict(), **config}
     out = {k: v for k, v in full.items() if k not in WHERE_FIELDS}
-    out["options"] = absolute_checkpoint_options(full.get("options") or {})
+    out["options"] = absolute_checkpoint_options({**option_defaults(full["method"]), **(full.get("options") or {})})
     return json.loads(json.dumps(out, default=str))
 
 

@@ -1,7 +1,10 @@
 """A run is a folder: config.json, history.jsonl, probe.jsonl, metrics.json, checkpoint.pt.
 
 Writes are atomic (temporary file in the same folder, then ``os.replace``), so a run killed
-at any moment leaves either the old file or the new one, never half of one.
+at any moment leaves either the old file or the new one, never half of one. A run being trained holds
+a lock (``.<folder>.lock`` beside the folder, ``fcntl.flock``; released when training ends or the process
+dies), so a second process (a study started twice, a lesson and a script) cannot train, resume or
+delete the same run at the same time: it gets a one-line error instead.
 """
 from __future__ import annotations
 
@@ -15,6 +18,11 @@ from pathlib import Path
 import torch
 
 from ..errors import UserError
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: no lock there
+    fcntl = None
 
 CONFIG, HISTORY, PROBE, METRICS, CHECKPOINT = (
     "config.json", "history.jsonl", "probe.jsonl", "metrics.json", "checkpoint.pt")
@@ -108,6 +116,40 @@ class RunFolder:
             return "stale"
         return "new"
 
+    @property
+    def lock_path(self) -> Path:
+        return self.path.parent / f".{self.path.name}.lock"
+
+    def _busy_error(self) -> UserError:
+        return UserError(f"'{self.path}' is being trained by another process right now; wait for it to finish "
+                         f"(its run is then reused), or choose another --out")
+
+    def acquire(self):
+        """Take this run's lock (released by :meth:`release`); a UserError if another process holds it."""
+        if fcntl is None:
+            return None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.lock_path, "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise self._busy_error() from None
+        return handle
+
+    def release(self, handle) -> None:
+        if handle is None:
+            return
+        try:
+            self.lock_path.unlink(missing_ok=True)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+    def check_not_busy(self) -> None:
+        """A UserError if another process is training this run now."""
+        self.release(self.acquire())
+
     def reuse_mode(self) -> str:
         """What reusing this folder means: 'done' (keep it), 'resume' (continue it) or 'new'.
 
@@ -115,6 +157,8 @@ class RunFolder:
         here, the one place that deletes run folders.
         """
         state = self.state
+        if state != "done":
+            self.check_not_busy()  # never resume or delete a run another process is training
         if state == "stale":
             shutil.rmtree(self.path)
         return {"done": "done", "partial": "resume"}.get(state, "new")

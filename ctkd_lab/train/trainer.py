@@ -174,6 +174,13 @@ class Trainer:
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> dict:
         """Train to ``config.epochs``; returns the metrics written to metrics.json."""
+        lock = self.folder.acquire()  # another process training this folder: a UserError, nothing touched
+        try:
+            return self._run()
+        finally:
+            self.folder.release(lock)
+
+    def _run(self) -> dict:
         if self.mode == "resume":
             self._restore()
         else:
