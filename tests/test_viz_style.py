@@ -104,3 +104,15 @@ def test_widgets_swallow_no_exception(path):
     silent = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.ExceptHandler)
               and all(isinstance(stmt, ast.Pass) for stmt in node.body)]
     assert not silent, f"{path.name} swallows exceptions at lines {silent}: show them in the panel"
+
+
+def test_animation_controls_step_through_every_frame():
+    from ctkd_lab.viz.style import animation_controls
+
+    controls = animation_controls(["10", "20", "30"], "step ", 250, buttons_y=-0.1, slider_y=-0.05)
+    slider = controls["sliders"][0]
+    assert [s["label"] for s in slider["steps"]] == ["10", "20", "30"]
+    assert [s["args"][0] for s in slider["steps"]] == [["10"], ["20"], ["30"]]
+    assert slider["currentvalue"]["prefix"] == "step " and slider["y"] == -0.05
+    play, pause = controls["updatemenus"][0]["buttons"]
+    assert play["args"][1]["frame"]["duration"] == 250 and pause["args"][0] == [None]

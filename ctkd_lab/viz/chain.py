@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .style import FALLBACK_COLORS, METHOD_COLORS, TEMPLATE, chance_line, role_color
+from .style import FALLBACK_COLORS, METHOD_COLORS, TEMPLATE, animation_controls, chance_line, role_color
 
 #: who guides model j of a chain (0 is the teacher), per mode; mirrors :func:`ctkd_lab.study.chain.plan_chain`
 EDGE_RULES = {"vanilla": "nobody: every model learns from the labels alone",
@@ -287,22 +287,10 @@ def stochastic_teaching_figure(records: Sequence[dict], models: Sequence[str],
     fig.update_xaxes(title_text="guide", row=1, col=2)
     if expected is not None:
         fig.add_hline(y=100 * expected, line=dict(color="#555", dash="dash", width=1.5), row=1, col=2)
-    play = dict(frame=dict(duration=300, redraw=True), transition=dict(duration=0), fromcurrent=True,
-                mode="immediate")
     fig.update_layout(
         template=TEMPLATE, height=_STOCH_HEIGHT, title=frame_title(0), showlegend=False,
         margin=dict(t=90, b=110, l=20, r=20),
-        updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.12, xanchor="left", yanchor="top",
-                          showactive=False, pad=dict(r=10, t=0),
-                          buttons=[dict(label="▶ play", method="animate", args=[None, play]),
-                                   dict(label="❚❚ pause", method="animate",
-                                        args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
-        sliders=[dict(active=0, x=0.17, len=0.83, y=-0.06, yanchor="top", pad=dict(t=0),
-                      currentvalue=dict(prefix="training step ", visible=True),
-                      steps=[dict(label=str(s["step"]), method="animate",
-                                  args=[[str(s["step"])], dict(mode="immediate", frame=dict(duration=0, redraw=True),
-                                                              transition=dict(duration=0))])
-                             for s in steps])])
+        **animation_controls([str(s["step"]) for s in steps], "training step ", 300, buttons_y=-0.12, slider_y=-0.06))
     fig.update_annotations(font_size=12)
     return fig
 

@@ -153,3 +153,21 @@ def chance_line(fig: go.Figure, y: float, text: str, **where) -> go.Figure:
     fig.add_hline(y=y, line=dict(color="#888", dash="dot", width=1.5), annotation_text=text,
                   annotation_position="bottom right", annotation_font=dict(size=10, color="#666"), **where)
     return fig
+
+
+def animation_controls(frame_names: Iterable[str], prefix: str, duration_ms: int, buttons_y: float,
+                       slider_y: float) -> dict:
+    """``updatemenus`` and ``sliders`` for an animated figure: a play/pause pair at the left and a slider over
+    ``frame_names`` (its current value shown after ``prefix``). Pass the result to ``fig.update_layout``."""
+    play = dict(frame=dict(duration=duration_ms, redraw=True), transition=dict(duration=0), fromcurrent=True,
+                mode="immediate")
+    pause = dict(frame=dict(duration=0, redraw=False), mode="immediate")
+    jump = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
+    return dict(
+        updatemenus=[dict(type="buttons", direction="left", x=0, y=buttons_y, xanchor="left", yanchor="top",
+                          showactive=False, pad=dict(r=10, t=0),
+                          buttons=[dict(label="▶ play", method="animate", args=[None, play]),
+                                   dict(label="❚❚ pause", method="animate", args=[[None], pause])])],
+        sliders=[dict(active=0, x=0.17, len=0.83, y=slider_y, yanchor="top", pad=dict(t=0),
+                      currentvalue=dict(prefix=prefix, visible=True),
+                      steps=[dict(label=name, method="animate", args=[[name], jump]) for name in frame_names])])

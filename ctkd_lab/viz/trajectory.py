@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..analysis.runs import series
-from .style import FALLBACK_COLORS, TEMPLATE, log_axis, percent_axis, role_color, role_name
+from .style import FALLBACK_COLORS, TEMPLATE, animation_controls, log_axis, percent_axis, role_color, role_name
 
 
 def when(step: int, epochs_done: int) -> str:
@@ -255,23 +255,12 @@ def trajectory_animation(traj: dict, names: Mapping[str, str] | None = None,
               for k, (s, e) in enumerate(zip(steps, epochs))]
     fig = go.Figure(data=background + first, frames=frames)
     lo, hi = view_range(traj, pad=0.05)
-    play = dict(frame=dict(duration=350, redraw=True), transition=dict(duration=0), fromcurrent=True, mode="immediate")
     fig.update_layout(
         template=TEMPLATE, height=560, title=_animation_title(title, traj, steps[0], epochs[0]),
         xaxis=dict(title=f"PC 1 ({ev[0]:.0%} of the variance)", range=[lo[0], hi[0]], autorange=False),
         yaxis=dict(title=f"PC 2 ({ev[1]:.0%} of the variance)", range=[lo[1], hi[1]], autorange=False),
         legend=dict(orientation="h", y=-0.32),
-        updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.14, xanchor="left", yanchor="top",
-                          showactive=False, pad=dict(r=10, t=0),
-                          buttons=[dict(label="▶ play", method="animate", args=[None, play]),
-                                   dict(label="❚❚ pause", method="animate",
-                                        args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
-        sliders=[dict(active=0, x=0.17, len=0.83, y=-0.08, yanchor="top", pad=dict(t=0),
-                      currentvalue=dict(prefix="step ", visible=True),
-                      steps=[dict(label=str(s), method="animate",
-                                  args=[[str(s)], dict(mode="immediate", frame=dict(duration=0, redraw=True),
-                                                       transition=dict(duration=0))])
-                             for s in steps])])
+        **animation_controls([str(s) for s in steps], "step ", 350, buttons_y=-0.14, slider_y=-0.08))
     return fig
 
 
