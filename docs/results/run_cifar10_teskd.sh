@@ -4,8 +4,11 @@
 # Run from the repo root. Every finished run is reused, so re-running the script only trains what is missing.
 #   1. tau chosen on a held-out validation split (1,000 training images never trained on): teskd, seed 0,
 #      tau in {3 (the released main.py), 4 (docs/methods.md, the issue)}; the better last-epoch validation
-#      accuracy is used by teskd and teskd-oneway below;
-#   2. vanilla, teskd, teskd-oneway over seeds 0, 1, 2, two runs at a time (one thread each).
+#      accuracy is used by every TESKD run below;
+#   2. vanilla, teskd, teskd-oneway at the code's loss weights over seeds 0, 1, 2, two runs at a time (one
+#      thread each), into $OUT;
+#   3. the CE weight on the same validation split: teskd, seed 0, ce_weight 1 against the code's 0.2; when 1
+#      validates better, teskd at ce_weight 1 over the seeds too, into $OUT/ce1.
 set -euo pipefail
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 OUT=${OUT:-runs/cifar10_teskd}
@@ -27,7 +30,8 @@ done
 wait
 T=$(python - "$GRID" <<'PY'
 import json, pathlib, sys
-runs = {p.name: json.loads((p / "metrics.json").read_text())["teacher"] for p in pathlib.Path(sys.argv[1]).iterdir()}
+runs = {p.name: json.loads((p / "metrics.json").read_text())["teacher"] for p in pathlib.Path(sys.argv[1]).iterdir()
+        if p.name in ("teskd-T3", "teskd-T4")}
 best = max(sorted(runs), key=lambda name: runs[name]["val_acc"])
 for name in sorted(runs):
     print(f"{name}: val {runs[name]['val_acc']:.4f}{'  <- chosen' if name == best else ''}", file=sys.stderr)
@@ -41,3 +45,23 @@ if [[ ",$SEEDS," == *",0,"* && ! -e "$OUT/teskd/seed0" ]]; then
 fi
 ctkd-lab compare --methods "$METHODS" --seeds "$SEEDS" --out "$OUT" --model "$MODEL" \
   $DATA --temperature "$T" --jobs "$JOBS"
+
+# 3. the CE weight, chosen on validation at the chosen tau
+folder="$GRID/teskd-T$T-ce1"
+grep -qs '"finished": true' "$folder/metrics.json" || \
+  ctkd-lab train --method teskd --model "$MODEL" --temperature "$T" --ce-weight 1.0 --seed 0 $DATA --out "$folder"
+CE=$(python - "$GRID/teskd-T$T" "$folder" <<'PY'
+import json, sys
+code, one = (json.loads(open(f"{d}/metrics.json").read())["teacher"]["val_acc"] for d in sys.argv[1:])
+print(f"ce_weight 0.2: val {code:.4f}; ce_weight 1: val {one:.4f}", file=sys.stderr)
+print("1" if one > code else "0.2")
+PY
+)
+echo "chosen on validation: ce_weight=$CE"
+if [[ "$CE" == "1" ]]; then
+  if [[ ",$SEEDS," == *",0,"* && ! -e "$OUT/ce1/teskd/seed0" ]]; then
+    mkdir -p "$OUT/ce1/teskd" && cp -r "$folder" "$OUT/ce1/teskd/seed0"
+  fi
+  ctkd-lab compare --methods teskd --seeds "$SEEDS" --out "$OUT/ce1" --model "$MODEL" \
+    $DATA --temperature "$T" --ce-weight 1.0 --jobs "$JOBS"
+fi
