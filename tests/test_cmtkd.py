@@ -152,3 +152,25 @@ def test_bad_input_is_one_line_before_any_work(tmp_path, capsys, flags, message)
                            *flags, "--out", out)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize("fusion", [True, False])
+def test_a_fused_teacher_is_refused_alone(tmp_path, fusion):
+    """With fusion, a teacher's stages 2.. were trained on the fused maps: alone it is not the trained network."""
+    from ctkd_lab.errors import UserError
+    from ctkd_lab.train import train
+    from ctkd_lab.train.export import export_network
+
+    out = tmp_path / "run"
+    train(method="cmtkd", model="resnet8", dataset="digits", epochs=1, per_class=5, batch_size=25,
+          options={"teacher_bits": "8,4", "student_bits": 2, "fusion": fusion}, out=out, quiet=True)
+    if fusion:
+        with pytest.raises(UserError, match="fused maps"):
+            network_from_checkpoint(out, "teacher8")
+        with pytest.raises(UserError, match="fused maps"):
+            export_network(out, tmp_path / "t.pt", role="teacher8")
+        assert not (tmp_path / "t.pt").exists()
+    else:
+        net, info = network_from_checkpoint(out, "teacher8")
+        assert info["role"] == "teacher8" and net.quant["w_bits"] == 8
+    assert network_from_checkpoint(out)[1]["role"] == "student"

@@ -114,6 +114,9 @@ class CMTKD(Method):
         for role, bits in [("student", opts.student_bits)] + [(f"teacher{b}", b) for b in opts.bits()]:
             net = build_model(config.model, dataset.num_classes, dataset.in_channels)
             quant[role] = opts.quant(bits).quantize(net)
+            if role != "student" and opts.fusion:
+                net.not_standalone = ("a CMT-KD teacher whose later stages were trained on the teachers' fused "
+                                      "maps, not on its own")
             networks[role] = net
         return cls(networks, options=opts, quant=quant)
 

@@ -98,6 +98,9 @@ def network_from_checkpoint(path: str | Path, role: str | None = None, *, datase
     if desc["arch"] == "teskd-branch":  # models.branches.BRANCH_ARCH
         raise UserError(f"'{role}' of '{shown}' is a TESKD student branch, which runs on its teacher's features "
                         f"and is not a network of its own; use the teacher (the default role)")
+    if desc.get("not_standalone"):
+        raise UserError(f"'{role}' of '{shown}' is {desc['not_standalone']}, so alone it is not the network that "
+                        f"was trained; use the run's primary network (the default role)")
     trained_on = ckpt["dataset"]["name"]
     if dataset is not None and trained_on != dataset:
         raise UserError(f"the {what} in '{shown}' was trained on '{trained_on}', not '{dataset}'; "

@@ -46,6 +46,9 @@ class StagedNet(nn.Module):
     def describe(self) -> dict:
         """What a checkpoint needs to rebuild this network (with its quantization, if it has one)."""
         out = {"arch": self.arch, "num_classes": self.num_classes, "in_channels": self.in_channels}
+        not_alone = getattr(self, "not_standalone", None)  # why this network is not usable alone (CMT-KD)
+        if not_alone:
+            out["not_standalone"] = not_alone
         quant = getattr(self, "quant", None)
         if quant:
             from ..quant import quant_settings

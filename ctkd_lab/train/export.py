@@ -54,6 +54,9 @@ def export_network(checkpoint, out, role: str | None = None) -> dict:
     if desc["arch"] == BRANCH_ARCH:
         raise UserError(f"'{role}' is a TESKD student branch, which runs on its teacher's features and is not a "
                         f"network of its own; export the teacher (the default) instead")
+    if desc.get("not_standalone"):
+        raise UserError(f"'{role}' is {desc['not_standalone']}, so alone it is not the network that was trained; "
+                        f"export the run's primary network (the default) instead")
     method = ckpt.get("config", {}).get("method") or ckpt.get("exported_from", {}).get("method")
     exported = slim_checkpoint(ckpt, role)
     exported["exported_from"] = {"checkpoint": str(source.resolve()), "role": role, "method": method,
