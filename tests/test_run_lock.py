@@ -37,3 +37,9 @@ def test_a_study_never_deletes_or_resumes_a_run_in_training(tmp_path):
     finally:
         folder.release(held)
     assert folder.reuse_mode() == "new" and not out.exists()  # unlocked, a stale run is cleared
+
+
+def test_checking_a_run_creates_nothing(tmp_path):
+    folder = RunFolder(tmp_path / "study" / "vanilla" / "seed0")
+    assert folder.reuse_mode() == "new"
+    assert not (tmp_path / "study").exists()

@@ -147,8 +147,15 @@ class RunFolder:
             handle.close()
 
     def check_not_busy(self) -> None:
-        """A UserError if another process is training this run now."""
-        self.release(self.acquire())
+        """A UserError if another process is training this run now (creates nothing: no lock file, no lock)."""
+        if fcntl is None or not self.lock_path.is_file():
+            return
+        with open(self.lock_path, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise self._busy_error() from None
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
     def reuse_mode(self) -> str:
         """What reusing this folder means: 'done' (keep it), 'resume' (continue it) or 'new'.

@@ -31,7 +31,8 @@ for T in 2 5; do
 done
 read -r T LAM < <(python - "$GRID" <<'PY'
 import json, pathlib, sys
-runs = {p.name: json.loads((p / "metrics.json").read_text())["student"] for p in pathlib.Path(sys.argv[1]).iterdir()}
+runs = {p.name: json.loads((p / "metrics.json").read_text())["student"] for p in pathlib.Path(sys.argv[1]).iterdir()
+        if p.is_dir()}
 best = max(runs, key=lambda name: runs[name]["val_acc"])
 for name in sorted(runs):
     print(f"{name}: val {runs[name]['val_acc']:.4f}{'  <- chosen' if name == best else ''}", file=sys.stderr)
