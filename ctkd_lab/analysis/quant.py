@@ -33,7 +33,11 @@ from ..train import TrainConfig
 from .chain_lab import ONE_SEED, gap_words
 from .runs import run_config, series
 from .study_stats import mean_std
+from .verdicts import accs_text as _accs
 from .verdicts import at_chance, chance_note
+from .verdicts import mean_of as _mean
+from .verdicts import pct as _pct
+from .verdicts import seeds_text as _seeds
 
 #: the paper's mutual-learning ablation (docs/methods.md section 4; reported, second-hand)
 PAPER_CLAIM = {"mutual": 72.1, "no_mutual": 70.9, "setting": "AlexNet on CIFAR-100"}
@@ -369,24 +373,6 @@ def importance_lines(records: Sequence[dict]) -> list[str]:
 
 
 # -- verdicts --------------------------------------------------------------------------------------
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
-def _mean(values: Sequence[float]) -> float:
-    return mean_std(values)[0]
-
-
-def _seeds(n: int) -> str:
-    return f"{n} seed{'s' * (n != 1)}"
-
-
-def _accs(entry: Mapping) -> str:
-    """``97.2%`` for one seed, ``97.2% (96.9 / 97.5)`` for several."""
-    mean = _mean(entry["accs"])
-    if len(entry["accs"]) == 1:
-        return _pct(mean)
-    return f"{_pct(mean)} ({' / '.join(f'{100 * a:.1f}' for a in entry['accs'])})"
 
 
 def _gap(a: Mapping, b: Mapping) -> tuple[float, str | None]:

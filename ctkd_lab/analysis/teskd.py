@@ -26,7 +26,11 @@ from ..models.branches import backbone_outputs, build_branches, check_head
 from ..models.modes import evaluating
 from .chain_lab import ONE_SEED, gap_words
 from .study_stats import mean_std
+from .verdicts import accs_text as _accs
 from .verdicts import chance_note
+from .verdicts import mean_of as _mean
+from .verdicts import pct as _pct
+from .verdicts import seeds_text as _seeds
 
 #: the paper's headline (docs/methods.md section 3; reported, second-hand): ResNet-18 on CIFAR-100, 200 epochs
 PAPER_CLAIM = {"gain_points": 4.74, "alone": 74.41, "teskd": 79.15,
@@ -89,24 +93,6 @@ def dataset_shape(dataset) -> SimpleNamespace:
 
 
 # -- verdicts --------------------------------------------------------------------------------------
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
-def _mean(values: Sequence[float]) -> float:
-    return mean_std(values)[0]
-
-
-def _seeds(n: int) -> str:
-    return f"{n} seed{'s' * (n != 1)}"
-
-
-def _accs(entry: Mapping) -> str:
-    """``97.2%`` for one seed, ``97.2% (96.9 / 97.5)`` for several."""
-    mean = _mean(entry["accs"])
-    if len(entry["accs"]) == 1:
-        return _pct(mean)
-    return f"{_pct(mean)} ({' / '.join(f'{100 * a:.1f}' for a in entry['accs'])})"
 
 
 def compare_entries(a: Mapping, b: Mapping) -> tuple[float, str | None, int]:

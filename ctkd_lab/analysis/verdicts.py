@@ -52,3 +52,28 @@ def one_seed_verdict(name: str, acc: float, ref_name: str, ref_acc: float, chanc
         where = f"{abs(gap):.1f} points {'above' if gap > 0 else 'below'} {ref_name} ({100 * ref_acc:.1f}%)"
     return (f"{name}: {100 * acc:.1f}%, {where}. One seed: a gap of a few points can be the luck of the "
             f"seed; lesson 05 compares over seeds.")
+
+
+# -- the wording the lab lessons' verdicts share (lessons 07 and 08) ------------------------------
+def pct(x: float) -> str:
+    """``0.972`` -> ``97.2%``."""
+    return f"{100 * x:.1f}%"
+
+
+def mean_of(values) -> float:
+    from .study_stats import mean_std
+
+    return mean_std(values)[0]
+
+
+def seeds_text(n: int) -> str:
+    """``1 seed``, ``2 seeds``."""
+    return f"{n} seed{'s' * (n != 1)}"
+
+
+def accs_text(entry) -> str:
+    """``97.2%`` for one seed, ``97.2% (96.9 / 97.5)`` for several (``entry["accs"]``: fractions)."""
+    mean = mean_of(entry["accs"])
+    if len(entry["accs"]) == 1:
+        return pct(mean)
+    return f"{pct(mean)} ({' / '.join(f'{100 * a:.1f}' for a in entry['accs'])})"
