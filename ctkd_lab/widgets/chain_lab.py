@@ -26,7 +26,7 @@ import plotly.graph_objects as go
 from ..errors import UserError
 from ..study.chain_lab import ChainLabSession, ChainSetting
 from ..viz.chain import chain_comparison_figure
-from .outputs import error_output, figure_outputs
+from .outputs import LabPanel
 
 #: the temperature slider's stops (the session's own temperature is added)
 TEMPERATURES: tuple[float, ...] = (1.0, 2.0, 4.0, 5.0, 8.0)
@@ -48,7 +48,7 @@ def _short_paths(line: str) -> str:
     return line
 
 
-class ChainLab:
+class ChainLab(LabPanel):
     """Controls, a Run button, a status line and the comparison chart over a :class:`ChainLabSession`.
 
     ``reference``: the student alone as an entry (``label``, ``accs``), drawn as a grey bar; ``chance``
@@ -180,22 +180,3 @@ class ChainLab:
         """The comparison chart: the student alone, then every setting run so far."""
         return chain_comparison_figure(self.session.entries, reference=self.reference, chance=self.chance,
                                        title=f"The chain lab: {self.session.student}'s test accuracy per setting")
-
-    def redraw(self) -> None:
-        self.last_figure = self.figure()
-        from IPython import get_ipython
-
-        if get_ipython() is None:  # plain Python (tests, scripts): keep the figure, draw nothing
-            return
-        # set the Output's outputs in one step (capturing fig.show() into an Output can stall headless runs)
-        self.chart.outputs = figure_outputs([self.last_figure])
-
-    def _say(self, text: str) -> None:
-        self.status.value = text
-
-    def _report(self, err: Exception) -> None:
-        """One line in the status; an unexpected error also its traceback below the controls."""
-        message = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
-        self.status.value = f"<span style='color:#b00020'><b>Not run:</b> {html.escape(message)}</span>"
-        if not isinstance(err, UserError):
-            self.error_out.outputs = (error_output(err),)

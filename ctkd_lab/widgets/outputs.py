@@ -32,3 +32,34 @@ def error_output(err: BaseException) -> dict:
     """
     return {"output_type": "error", "ename": type(err).__name__, "evalue": str(err),
             "traceback": traceback.format_exception(err)}
+
+
+class LabPanel:
+    """What the lab panels share (lessons 06 and 07): redraw the chart, one status line, errors shown.
+
+    A subclass provides ``figure()`` and the widgets ``chart`` and ``error_out`` (``ipywidgets.Output``) and
+    ``status`` (``ipywidgets.HTML``).
+    """
+
+    def redraw(self) -> None:
+        self.last_figure = self.figure()
+        from IPython import get_ipython
+
+        if get_ipython() is None:  # plain Python (tests, scripts): keep the figure, draw nothing
+            return
+        # set the Output's outputs in one step (capturing fig.show() into an Output can stall headless runs)
+        self.chart.outputs = figure_outputs([self.last_figure])
+
+    def _say(self, text: str) -> None:
+        self.status.value = text
+
+    def _report(self, err: Exception) -> None:
+        """One line in the status; an unexpected error also its traceback below the controls."""
+        import html
+
+        from ..errors import UserError
+
+        message = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
+        self.status.value = f"<span style='color:#b00020'><b>Not run:</b> {html.escape(message)}</span>"
+        if not isinstance(err, UserError):
+            self.error_out.outputs = (error_output(err),)

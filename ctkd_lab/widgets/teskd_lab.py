@@ -26,7 +26,7 @@ from ..errors import UserError
 from ..study.teskd_lab import SETTING_OPTIONS, TESKDLabSession, TESKDSetting
 from ..viz.teskd import lab_figure
 from .chain_lab import _short_paths
-from .outputs import error_output, figure_outputs
+from .outputs import LabPanel
 
 #: the sliders' stops (a setting's own value is added when it is not one of them)
 CE_WEIGHTS: tuple[float, ...] = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
@@ -38,7 +38,7 @@ def _stops(values, extra: float) -> list[tuple[str, float]]:
     return [(f"{v:g}", float(v)) for v in sorted(set(values) | {float(extra)})]
 
 
-class TESKDLab:
+class TESKDLab(LabPanel):
     """Controls, a Run button, a status line and the comparison chart over a :class:`TESKDLabSession`.
 
     ``reference``: the backbone alone (an entry, :meth:`TESKDLabSession.reference`), drawn grey;
@@ -153,21 +153,3 @@ class TESKDLab:
         """The comparison chart: the backbone alone, then every setting run so far."""
         return lab_figure(self.session.entries, reference=self.reference, chance=self.chance,
                           title=f"The TESKD lab: {self.session.model}'s teacher per setting of the loss")
-
-    def redraw(self) -> None:
-        self.last_figure = self.figure()
-        from IPython import get_ipython
-
-        if get_ipython() is None:  # plain Python (tests, scripts): keep the figure, draw nothing
-            return
-        self.chart.outputs = figure_outputs([self.last_figure])
-
-    def _say(self, text: str) -> None:
-        self.status.value = text
-
-    def _report(self, err: Exception) -> None:
-        """One line in the status; an unexpected error also its traceback below the controls."""
-        message = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
-        self.status.value = f"<span style='color:#b00020'><b>Not run:</b> {html.escape(message)}</span>"
-        if not isinstance(err, UserError):
-            self.error_out.outputs = (error_output(err),)
