@@ -19,9 +19,12 @@ TEACHERS=${TEACHERS:-8,4}
 DATA=${DATA:-"--dataset cifar10-jpg --per-class 500 --val-per-class 100 --epochs 10 --eval-every 10
       --schedule cosine --lr 0.1 --batch-size 128 --weight-decay 5e-4 --quiet"}
 
-train_into() {  # folder, then the flags of one run; skipped when the folder holds a finished run
+train_into() {  # folder, then the flags of one run; skipped when finished, resumed when interrupted
   local folder=$1; shift
-  grep -qs '"finished": true' "$folder/metrics.json" || ctkd-lab train "$@" $DATA --out "$folder"
+  grep -qs '"finished": true' "$folder/metrics.json" && return 0
+  local resume=""
+  [ -f "$folder/checkpoint.pt" ] && resume="--resume"
+  ctkd-lab train "$@" $DATA --out "$folder" $resume
 }
 
 GRID="$OUT/val_grid"
