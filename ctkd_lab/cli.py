@@ -204,6 +204,8 @@ def cmd_train(ns) -> int:
 
     trainer = Trainer(train_config(ns), out=ns.out, resume=ns.resume, quiet=ns.quiet)
     metrics = trainer.run()
+    if not trainer.world.is_main:  # under torchrun: rank 0 speaks for all
+        return 0
     role = metrics["primary"]
     m = metrics[role]
     print(f"{role}: test_acc {m['test_acc']:.4f}  best {m['best_test_acc']:.4f} (epoch {m['best_epoch']})  "
@@ -324,6 +326,16 @@ COMMANDS = {"train": cmd_train, "compare": cmd_compare, "chain": cmd_chain, "exp
             "models": cmd_models, "methods": cmd_methods, "zoo": cmd_zoo}
 
 
+def _speaks() -> bool:
+    """False in the processes torchrun starts beside rank 0: they meet the same user error and stay quiet."""
+    from .train.distributed import world_from_env
+
+    try:
+        return world_from_env().is_main
+    except UserError:
+        return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -335,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, FileNotFoundError, ValueError) as exc:
         if os.environ.get("CTKD_DEBUG"):
             raise
-        print(f"ctkd-lab: error: {exc}", file=sys.stderr)
+        if _speaks():
+            print(f"ctkd-lab: error: {exc}", file=sys.stderr)
         return 2
     except RuntimeError as exc:
         from .train import TrainingDiverged

@@ -78,3 +78,25 @@ def wait_for_jupyter(proc, url: str, token: str, log_path, what: str, timeout_s:
         if time.monotonic() > deadline:
             pytest.fail(f"{what} did not answer within {timeout_s} s:\n{Path(log_path).read_text()[-3000:]}")
         time.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
+def colour_folder(tmp_path_factory):
+    """A small learnable image folder (train/<class>/, test/<class>/ PNGs, 16 x 16): class k is an image
+    whose channel k is bright, with noise and a dark square at a random place (so crops matter)."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("colours")
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 24), ("test", 10)):
+        for k, name in enumerate(("red", "green", "blue")):
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for i in range(count):
+                image = rng.integers(20, 90, size=(16, 16, 3))
+                image[..., k] += 130
+                y, x = rng.integers(0, 12, size=2)
+                image[y:y + 4, x:x + 4] = 10
+                Image.fromarray(image.astype(np.uint8)).save(folder / f"{i:03d}.png")
+    return root

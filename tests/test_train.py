@@ -18,13 +18,9 @@ from ctkd_lab.train import TrainConfig, Trainer, TrainingDiverged, read_jsonl, t
 @pytest.mark.slow
 def test_resnet8_learns_digits(tmp_path):
     """The learning test: resnet8 on the embedded digits reaches 90% within a few epochs."""
-    import time
-
-    t0 = time.perf_counter()
     m = train(dataset="digits", model="resnet8", epochs=6, batch_size=64, lr=0.1, schedule="cosine",
               seed=0, out=tmp_path / "run", quiet=True)
     assert m["student"]["test_acc"] >= 0.90
-    assert time.perf_counter() - t0 < 60
 
 
 def test_run_folder_holds_what_it_promises(tmp_path, tiny):

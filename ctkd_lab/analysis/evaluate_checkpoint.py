@@ -15,7 +15,8 @@ def evaluate_checkpoint(path, dataset: str | None = None, role: str | None = Non
     ckpt = read_checkpoint(path)
     trained_on = ckpt["dataset"]["name"]
     name = dataset or trained_on
-    ds = load_dataset(name, root=data_root, cache_dir=cache_dir)
+    # served at the size the network was trained at (a run's --image-size; native otherwise)
+    ds = load_dataset(name, root=data_root, cache_dir=cache_dir, image_size=ckpt["dataset"].get("image_size"))
     net, info = network_from_checkpoint(path, role, num_classes=ds.num_classes, in_channels=ds.in_channels,
                                         what="network")
     dev = pick_device(device)

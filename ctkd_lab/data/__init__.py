@@ -9,12 +9,16 @@
 
 Modules: ``registry`` (names, locations, ``load_dataset``), ``digits`` (the embedded default),
 ``sources`` (file decoders), ``cache`` (decode-once tensor cache), ``loader`` (``DeviceLoader``),
-``subset`` (``per_class_subset``, ``train_val_split``), ``paths`` (data root, cache and shared-data locations).
+``subset`` (``per_class_subset``, ``train_val_split``), ``paths`` (data root, cache and shared-data locations),
+``stream`` (``FileSplit`` and ``StreamLoader``: data larger than memory, read from disk per batch;
+``load_dataset(..., data_path="stream"|"auto")``, then ``make_loader`` picks the loader for a split).
 """
 from .dataset import Dataset, Split
-from .loader import EVAL_BATCH_SIZE, DeviceLoader, eval_loader
-from .registry import dataset_names, dataset_status, load_dataset
+from .loader import EVAL_BATCH_SIZE, DeviceLoader, eval_loader, make_loader
+from .registry import available_memory, choose_data_path, dataset_names, dataset_status, decoded_bytes, load_dataset
+from .stream import FileSplit, StreamLoader
 from .subset import per_class_subset, train_val_split
 
-__all__ = ["Dataset", "Split", "DeviceLoader", "EVAL_BATCH_SIZE", "eval_loader", "load_dataset", "dataset_names", "dataset_status",
-           "per_class_subset", "train_val_split"]
+__all__ = ["Dataset", "Split", "FileSplit", "DeviceLoader", "StreamLoader", "EVAL_BATCH_SIZE", "eval_loader",
+           "make_loader", "load_dataset", "dataset_names", "dataset_status", "available_memory",
+           "choose_data_path", "decoded_bytes", "per_class_subset", "train_val_split"]

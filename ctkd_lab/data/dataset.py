@@ -1,4 +1,8 @@
-"""The two containers every data set is decoded into: a ``Split`` and a ``Dataset``."""
+"""The containers a data set is loaded into: a ``Split`` (decoded, in memory) and a ``Dataset``.
+
+A streamed data set holds :class:`.stream.FileSplit` splits (file paths) instead; both kinds of
+split offer ``labels``, ``len()``, ``subset(indices)`` and ``shape`` (N x C x H x W).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,6 +32,11 @@ class Split:
     def __len__(self) -> int:
         return self.images.shape[0]
 
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        """N x C x H x W, as for a :class:`.stream.FileSplit`."""
+        return tuple(self.images.shape)
+
     def subset(self, indices: torch.Tensor) -> "Split":
         """The samples at ``indices`` (e.g. from :func:`per_class_subset`), as a new Split."""
         return Split(self.images[indices], self.labels[indices])
@@ -40,31 +49,41 @@ class Dataset:
     ``mean``/``std`` are per channel in [0, 1] units. ``flip`` says whether a horizontal flip keeps
     the label (False for digits and SVHN: a mirrored digit is a different symbol). ``pad`` is the
     random-crop padding in pixels (image_size // 8: 4 for 32 x 32). ``source`` is the path (or
-    description) the data was read from, for a run's ``config.json``.
+    description) the data was read from, for a run's ``config.json``. ``train``/``test`` are
+    :class:`Split` (in memory) or :class:`.stream.FileSplit` (read from disk per batch: see
+    :attr:`streaming`); ``data_path_reason`` says why ``load_dataset`` chose that path.
     """
 
     name: str
-    train: Split
-    test: Split
+    train: Split  # or FileSplit
+    test: Split   # or FileSplit
     classes: list[str]
     mean: tuple[float, ...]
     std: tuple[float, ...]
     flip: bool
     pad: int
     source: str
+    data_path_reason: str = ""
 
     @property
     def num_classes(self) -> int:
         return len(self.classes)
 
     @property
+    def streaming(self) -> bool:
+        """True when the splits are file lists read from disk per batch (``FileSplit``)."""
+        from .stream import FileSplit
+
+        return isinstance(self.train, FileSplit)
+
+    @property
     def in_channels(self) -> int:
-        return int(self.train.images.shape[1])
+        return int(self.train.shape[1])
 
     @property
     def image_size(self) -> int:
         """Image height in pixels (every built-in data set is square)."""
-        return int(self.train.images.shape[2])
+        return int(self.train.shape[2])
 
     def describe(self) -> dict:
         """Plain values that identify this data set, for a run's ``config.json``."""
@@ -73,6 +92,7 @@ class Dataset:
             "in_channels": self.in_channels, "image_size": self.image_size,
             "train_size": len(self.train), "test_size": len(self.test),
             "mean": list(self.mean), "std": list(self.std), "flip": self.flip, "pad": self.pad,
+            "data_path": "stream" if self.streaming else "memory", "data_path_reason": self.data_path_reason,
         }
 
 
@@ -81,13 +101,24 @@ def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float,
 
     Exact and fast: a 256-bin histogram per channel instead of a float copy of the images.
     """
+    return stats_from_histograms(channel_histograms(images))
+
+
+def channel_histograms(images: torch.Tensor) -> torch.Tensor:
+    """C x 256 int64 counts of each uint8 value per channel of N x C x H x W (or C x H x W) images;
+    histograms of several batches add up, so statistics can be gathered a batch at a time."""
+    images = images if images.dim() == 4 else images[None]
+    return torch.stack([torch.bincount(images[:, c].reshape(-1), minlength=256) for c in range(images.shape[1])])
+
+
+def stats_from_histograms(counts: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """:func:`channel_stats` from :func:`channel_histograms` counts."""
     values = torch.arange(256, dtype=torch.float64)
     means, stds = [], []
-    for c in range(images.shape[1]):
-        counts = torch.bincount(images[:, c].reshape(-1), minlength=256).to(torch.float64)
-        n = counts.sum()
-        mean = (counts * values).sum() / n
-        var = (counts * (values - mean) ** 2).sum() / n
+    for channel in counts.to(torch.float64):
+        n = channel.sum()
+        mean = (channel * values).sum() / n
+        var = (channel * (values - mean) ** 2).sum() / n
         means.append(round(mean.item() / 255, 4))
         stds.append(round(var.sqrt().item() / 255, 4) or 1.0)  # a constant channel: leave it unscaled
     return tuple(means), tuple(stds)

@@ -10,6 +10,9 @@ A batch is augmented in one vectorised gather: output pixel (i, j) of sample b r
 (i + dy_b - pad, j' + dx_b - pad), where j' = W - 1 - j for a flipped sample; positions outside
 the image are zero (``pad_mode="zeros"``, the CIFAR recipe) or mirrored (``pad_mode="reflect"``).
 This equals padding the image, cropping a window at (dy, dx), then flipping it.
+
+A streamed split (:class:`.stream.FileSplit`) is batched by :class:`.stream.StreamLoader` instead,
+with the same interface; :func:`make_loader` and :func:`eval_loader` pick the right one.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from typing import Iterator, Sequence
 import torch
 
 from .dataset import Split
+from .stream import FileSplit, StreamLoader
 
 
 class DeviceLoader:
@@ -148,12 +152,24 @@ class DeviceLoader:
 EVAL_BATCH_SIZE = 500
 
 
-def eval_loader(dataset, split: Split | None = None, *, device: str | torch.device = "cpu",
-                batch_size: int = EVAL_BATCH_SIZE, channels_last: bool = False) -> DeviceLoader:
+def make_loader(split: Split | FileSplit, batch_size: int, **kw) -> DeviceLoader | StreamLoader:
+    """:class:`DeviceLoader` for a :class:`Split`, :class:`.stream.StreamLoader` for a ``FileSplit``;
+    ``kw`` are their shared keyword arguments, plus ``workers`` (used only when streaming)."""
+    if isinstance(split, FileSplit):
+        return StreamLoader(split, batch_size, **kw)
+    kw.pop("workers", None)
+    return DeviceLoader(split, batch_size, **kw)
+
+
+def eval_loader(dataset, split: Split | FileSplit | None = None, *, device: str | torch.device = "cpu",
+                batch_size: int = EVAL_BATCH_SIZE, channels_last: bool = False,
+                workers: int = 0) -> DeviceLoader | StreamLoader:
     """Every image of ``split`` (default: ``dataset.test``) once, in order, normalised, unaugmented.
 
     The one way the kit builds an evaluation loader: ``dataset`` (a :class:`Dataset`) gives the
-    normalisation; ``split`` may be any :class:`Split` of it (validation, a probe batch).
+    normalisation; ``split`` may be any split of it (validation, a probe batch). ``workers``: decoding
+    processes when the split streams (ignored otherwise).
     """
-    return DeviceLoader(dataset.test if split is None else split, batch_size, device=device, mean=dataset.mean,
-                        std=dataset.std, train=False, flip=False, pad=0, seed=0, channels_last=channels_last)
+    return make_loader(dataset.test if split is None else split, batch_size, device=device, mean=dataset.mean,
+                       std=dataset.std, train=False, flip=False, pad=0, seed=0, channels_last=channels_last,
+                       workers=workers)

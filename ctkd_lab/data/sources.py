@@ -101,7 +101,8 @@ def list_image_folder(split_dir: Path, classes: list[str] | None = None) -> tupl
     return files, labels, classes
 
 
-def _decode_one(item: Path | bytes, image_size: int | None) -> torch.Tensor:
+def decode_image(item: Path | str | bytes, image_size: int | None) -> torch.Tensor:
+    """One image file (a path, or its bytes) as uint8 3 x H x W RGB, squashed to ``image_size`` square if given."""
     with Image.open(io.BytesIO(item) if isinstance(item, bytes) else item) as im:
         array = np.array(im if im.mode == "RGB" else im.convert("RGB"))
     image = torch.from_numpy(array).permute(2, 0, 1)
@@ -119,12 +120,12 @@ def decode_image_files(files: list[Path] | list[bytes], image_size: int | None =
     threads = threads or min(8, os.cpu_count() or 1)
     if not files:
         raise ValueError("There are no image files to decode.")
-    first = _decode_one(files[0], image_size)
+    first = decode_image(files[0], image_size)
     out = torch.empty((len(files), *first.shape), dtype=torch.uint8)
 
     def work(start: int, stop: int) -> None:
         for i in range(start, stop):
-            image = first if i == 0 else _decode_one(files[i], image_size)
+            image = first if i == 0 else decode_image(files[i], image_size)
             if image.shape != first.shape:
                 raise ValueError(
                     f"{names[i]} is {image.shape[2]}x{image.shape[1]} but {names[0]} is {first.shape[2]}x"
@@ -210,9 +211,9 @@ def tinyimagenet_classes(root: Path) -> list[str]:
     return sorted(d.name for d in (root / "train").iterdir() if d.is_dir())
 
 
-def decode_tinyimagenet(root: Path, train: bool, image_size: int | None) -> dict:
-    """Train: ``train/<wnid>/images/*.JPEG``. Test: ``val/images/*.JPEG`` labelled by
-    ``val/val_annotations.txt`` (tab-separated: file, wnid, box)."""
+def list_tinyimagenet(root: Path, train: bool) -> tuple[list[Path], list[int], list[str]]:
+    """Files, labels and classes of one split. Train: ``train/<wnid>/images/*.JPEG``. Test:
+    ``val/images/*.JPEG`` labelled by ``val/val_annotations.txt`` (tab-separated: file, wnid, box)."""
     classes = tinyimagenet_classes(root)
     index = {wnid: i for i, wnid in enumerate(classes)}
     files, labels = [], []
@@ -228,5 +229,11 @@ def decode_tinyimagenet(root: Path, train: bool, image_size: int | None) -> dict
             if len(parts) >= 2:
                 files.append(root / "val" / "images" / parts[0])
                 labels.append(index[parts[1]])
+    return files, labels, classes
+
+
+def decode_tinyimagenet(root: Path, train: bool, image_size: int | None) -> dict:
+    """Decode one split of :func:`list_tinyimagenet`."""
+    files, labels, classes = list_tinyimagenet(root, train)
     images = decode_image_files(files, image_size)
     return {"images": images, "labels": torch.tensor(labels, dtype=torch.int64), "classes": classes}

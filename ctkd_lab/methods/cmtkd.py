@@ -105,6 +105,8 @@ class CMTKD(Method):
         self.teachers = [r for r in networks if r != "student"]
         stages = len(networks["student"].stages)
         self.fusion = nn.ModuleList(ImportanceFusion(len(self.teachers)) for _ in range(stages))
+        if not self.options.fusion:  # the ablation never uses the importance weights: not trained (DDP
+            self.fusion.requires_grad_(False)  # would otherwise wait for their gradients)
         self.quant = quant or {}
 
     @classmethod

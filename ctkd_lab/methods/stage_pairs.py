@@ -24,7 +24,7 @@ def stage_sizes(net: nn.Module, image_shape: tuple[int, int, int]) -> list[tuple
 def attention_pairs(target: nn.Module, source: nn.Module, dataset, target_name: str = "student",
                     source_name: str = "teacher") -> list[tuple[int, int]]:
     """``(target stage, source stage)`` index pairs; a one-sentence UserError when none can be formed."""
-    shape = tuple(dataset.train.images.shape[1:])
+    shape = tuple(dataset.train.shape[1:])
     try:
         return pair_stages(stage_sizes(target, shape), stage_sizes(source, shape))
     except ValueError as exc:

@@ -21,6 +21,7 @@ from ..errors import UserError, flag, is_real, is_whole
 
 SCHEDULES = ("step", "cosine", "constant")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+DATA_PATHS = ("auto", "memory", "stream")
 
 #: the data-set-dependent fields (``None`` in TrainConfig) and their values for every data set not
 #: in DATASET_DEFAULTS: the standard CIFAR recipe and the global default of earlier versions, so runs
@@ -47,6 +48,10 @@ class TrainConfig:
     data_root: str | None = None       # where data sets live (default: the project's data/ folder)
     cache_dir: str | None = None       # where decoded tensors are cached (default: data/cache)
     download: bool = False             # let torchvision download cifar10/cifar100/svhn
+    image_size: int | None = None      # serve images at this square size (None: native)
+    data_path: str = "auto"            # auto | memory | stream (where: see data.registry.choose_data_path)
+    memory_share: float = 0.5          # auto streams when the decoded splits need more of the memory than this
+    workers: int | None = None         # decoding processes per training process when streaming (None: automatic)
     per_class: int | None = None       # train on this many images per class (None: all)
     subset_seed: int = 0               # which images per_class picks (fixed across run seeds)
     val_per_class: int = 0             # hold out this many training images per class for validation
@@ -133,6 +138,13 @@ class TrainConfig:
         integer("subset_seed", 0, low=0)
         integer("seed", 0, low=0)
         integer("threads", 1, optional=True)
+        integer("workers", 4, low=0, optional=True)
+        if self.image_size is not None and (not is_whole(self.image_size) or not 8 <= self.image_size <= 1024):
+            fail("image_size", "a whole number of pixels from 8 to 1024", 224)
+        if self.data_path not in DATA_PATHS:
+            raise UserError(f"unknown --data-path {self.data_path!r}; choose one of: {', '.join(DATA_PATHS)} "
+                            f"(e.g. --data-path stream)")
+        number("memory_share", lambda v: 0 < v <= 1, "a fraction above 0 and at most 1", 0.5)
         integer("log_every", 10)
         integer("eval_every", 2)
         integer("probe_every", 0, low=0)
@@ -211,6 +223,13 @@ FIELD_HELP = {
     "data_root": "folder where data sets live (default: CTKD_DATA or the project's data/)",
     "cache_dir": "folder for decoded tensors (default: CTKD_CACHE or data/cache)",
     "download": "let torchvision download cifar10/cifar100/svhn",
+    "image_size": "serve images resized to this square size in pixels (default: native; e.g. 224 for ImageNet)",
+    "data_path": "auto | memory | stream: decode the data set into memory once, or read image files batch by "
+                 "batch (image folders and tinyimagenet); auto streams when the decoded splits would need more "
+                 "than --memory-share of the memory available",
+    "memory_share": "the share of available memory the decoded splits may take before auto streams",
+    "workers": "decoding processes per training process when streaming (default: the cores per process "
+               "minus one, at most 4)",
     "per_class": "train on this many images per class (default: all)",
     "subset_seed": "which images --per-class picks (fixed across run seeds)",
     "val_per_class": "hold out this many training images per class for validation",

@@ -129,7 +129,7 @@ def _plural(n: int) -> str:
 
 
 def choose_threads(requested: int | None, device, recorded: int | None = None,
-                   share: int = 1) -> tuple[int, str]:
+                   share: int = 1, sharers: str = "runs") -> tuple[int, str]:
     """How many CPU threads a run uses, and a short reason for the progress line.
 
     In order: ``requested`` (the config's ``threads``, ``--threads``); OMP_NUM_THREADS when it is set
@@ -139,8 +139,9 @@ def choose_threads(requested: int | None, device, recorded: int | None = None,
     PyTorch's current count, left alone (the CPU only feeds the device there).
 
     ``share``: how many runs train side by side (``run_study(..., jobs=N)``, decided once before
-    they start). OMP_NUM_THREADS and the free cores are then the budget of all of them: each run gets
-    ``max(1, budget // share)``. A requested or recorded count is kept as it is.
+    they start; ``sharers="processes"`` for torchrun's processes on this machine). OMP_NUM_THREADS and
+    the free cores are then the budget of all of them: each run gets ``max(1, budget // share)``. A
+    requested or recorded count is kept as it is.
 
     >>> choose_threads(None, "cpu")                       # doctest: +SKIP
     (2, '2 threads (2 cores, load 0.1)')
@@ -154,7 +155,7 @@ def choose_threads(requested: int | None, device, recorded: int | None = None,
         if share == 1:
             return n, f"{_plural(n)} ({why})"
         each = max(1, n // share)
-        return each, f"{_plural(each)} ({why}; {share} runs at once)"
+        return each, f"{_plural(each)} ({why}; {share} {sharers} at once)"
 
     if requested is not None:
         if not (is_whole(requested) and requested >= 1):

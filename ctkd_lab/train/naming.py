@@ -26,7 +26,7 @@ from .config import TrainConfig, resolve_defaults
 
 #: config fields that say where or how fast a run is computed, not what is trained: runs that
 #: differ only in them are the same experiment (names, study reuse and settings checks ignore them)
-WHERE_FIELDS = ("device", "data_root", "cache_dir", "download", "threads")
+WHERE_FIELDS = ("device", "data_root", "cache_dir", "download", "threads", "data_path", "memory_share", "workers")
 
 
 def _slug(text: str) -> str:

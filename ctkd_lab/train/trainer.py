@@ -5,9 +5,9 @@ resumption; a method only says which networks it holds and what one step's losse
 (:mod:`ctkd_lab.methods.base`). Everything that can go wrong because of user input is checked
 before the run folder is created.
 
-Distributed data parallel: the step module (``self.step_module``) is what a
-``DistributedDataParallel`` wrapper would replace, and :class:`DeviceLoader` already shards
-by ``rank``/``world_size``; rank 0 would be the only writer of the run folder.
+Under ``torchrun`` (:mod:`.distributed`) the step runs through ``self.step_module``, a
+``DistributedDataParallel`` around the method; the train loader gives each process its shard of
+every epoch; rank 0 alone evaluates, writes the run folder and shows the progress bar.
 """
 from __future__ import annotations
 
@@ -19,13 +19,15 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import __version__
-from ..data import DeviceLoader, Split, eval_loader, load_dataset, per_class_subset, train_val_split
+from ..data import eval_loader, load_dataset, make_loader, per_class_subset, train_val_split
 from ..errors import UserError
 from ..methods import get_method
 from ..methods.teachers import CHECKPOINT_FORMAT, absolute_checkpoint_options, read_checkpoint
 from ..models.modes import evaluating
+from . import distributed as dist_mod
 from .config import TrainConfig, resolve_defaults
 from .device import apply_threads, choose_threads, placement_for
+from .distributed import agree, device_for, gather_to_main, init_world, share_from_main, wrap_method
 from .evaluate import collect_logits, summarise
 from .naming import default_out, settings_diff
 from .progress import Progress
@@ -55,24 +57,34 @@ class Trainer:
         config.options = absolute_checkpoint_options(
             dataclasses.asdict(self.method_cls.make_options(config.options)))
         self.config = config
-        self.folder = RunFolder(out if out is not None else default_out(config))
-        self.mode = self.folder.check_can_start(config.to_dict(), resume)
-        self.quiet = quiet
-        self.callbacks = list(callbacks)
         self.placement = placement_for(config)
+        # under torchrun: join the process group; rank 0 decides for all (folder, data), see .distributed
+        self.world = init_world(self.placement.device)
+        self.placement = dataclasses.replace(self.placement,
+                                             device=device_for(self.world, self.placement.device))
+        self.folder = RunFolder(out if out is not None else default_out(config))
+        self.mode, recorded, self.recorded_data_path = agree(self.world, lambda: self._folder_state(resume))
+        self.quiet = quiet or not self.world.is_main
+        self.callbacks = list(callbacks)
         if threads is None:
-            recorded = self.folder.read_config()["resolved"].get("threads") if self.mode == "resume" else None
-            threads = choose_threads(config.threads, self.placement.device, recorded)
+            share = self.world.local_size if self.placement.device.type == "cpu" else 1
+            threads = choose_threads(config.threads, self.placement.device, recorded, share=share,
+                                     sharers="processes")
         self.threads, self.threads_reason = threads
-        self.dataset = dataset if dataset is not None else load_dataset(
-            config.dataset, root=config.data_root, cache_dir=config.cache_dir, download=config.download)
-        torch.manual_seed(config.seed)
+        if dataset is None:  # rank 0 decodes (and caches) first; its error stops every rank
+            loaded = {}
+            agree(self.world, lambda: loaded.setdefault("dataset", self._load_dataset()) and None)
+            dataset = loaded["dataset"] if self.world.is_main else self._load_dataset()
+        self.dataset = dataset
+        torch.manual_seed(config.seed)  # the same initial weights in every process
         self.method = self.method_cls.build(config, self.dataset)
         self.method.to(self.placement.device)
         if self.placement.channels_last:
             self.method.to(memory_format=torch.channels_last)
-        self.step_module = self.method  # a DistributedDataParallel wrapper would go here
         self._make_loaders()
+        self.step_module = wrap_method(self.method, self.world, self.placement.device)
+        if self.world.rank > 0:  # each process its own random stream (rank 0 keeps the 1-process one)
+            torch.manual_seed(config.seed + 1_000_003 * self.world.rank)
         self.optimizer = torch.optim.SGD(self.method.param_groups(config.lr), lr=config.lr,
                                          momentum=config.momentum, nesterov=config.nesterov,
                                          weight_decay=config.weight_decay)
@@ -85,6 +97,20 @@ class Trainer:
         self.frozen_logits = None
 
     # -- set-up --------------------------------------------------------------------------
+    def _folder_state(self, resume: bool) -> tuple[str, int | None, str | None]:
+        """('new' or 'resume', the thread count and data path the run started with); rank 0 reads,
+        all get it."""
+        mode = self.folder.check_can_start(self.config.to_dict(), resume)
+        resolved = self.folder.read_config()["resolved"] if mode == "resume" else {}
+        return mode, resolved.get("threads"), resolved.get("data_path")
+
+    def _load_dataset(self):
+        cfg = self.config
+        # a resumed run keeps the path it started on (auto could choose otherwise on another machine)
+        path = self.recorded_data_path if cfg.data_path == "auto" and self.recorded_data_path else cfg.data_path
+        return load_dataset(cfg.dataset, root=cfg.data_root, cache_dir=cfg.cache_dir, download=cfg.download,
+                            image_size=cfg.image_size, data_path=path, memory_share=cfg.memory_share)
+
     def _make_loaders(self) -> None:
         cfg, ds, pl = self.config, self.dataset, self.placement
         train, val = ds.train, None
@@ -93,25 +119,44 @@ class Trainer:
                 idx, val_idx = train_val_split(train.labels, cfg.per_class, cfg.val_per_class, cfg.subset_seed)
             except ValueError as err:
                 raise UserError(str(err).rstrip(".")) from None
-            val = Split(train.images[val_idx], train.labels[val_idx])
-            train = Split(train.images[idx], train.labels[idx])
+            val, train = train.subset(val_idx), train.subset(idx)
         elif cfg.per_class is not None:
-            idx = per_class_subset(train.labels, cfg.per_class, cfg.subset_seed)
-            train = Split(train.images[idx], train.labels[idx])
+            train = train.subset(per_class_subset(train.labels, cfg.per_class, cfg.subset_seed))
         if len(train.labels) < 2:
             raise UserError("the training set has fewer than 2 images; raise --per-class")
         self.train_size = len(train.labels)
-        batch = min(cfg.batch_size, self.train_size)
-        common = dict(device=pl.device, mean=ds.mean, std=ds.std, channels_last=pl.channels_last)
-        self.train_loader = DeviceLoader(train, batch, train=True, flip=cfg.augment and ds.flip,
-                                         pad=ds.pad if cfg.augment else 0, seed=cfg.seed,
-                                         drop_last=self.train_size % batch == 1, **common)
-        where = dict(device=pl.device, channels_last=pl.channels_last)
+        batch, n = min(cfg.batch_size, self.train_size), self.world.size
+        if batch % n:  # --batch-size is the global batch: every process takes an equal part of it
+            fit = max(n, batch - batch % n)
+            raise UserError(f"--batch-size {batch} is the global batch and must split evenly over the {n} "
+                            f"processes; use a multiple of {n}, e.g. --batch-size {fit}")
+        self.batch_per_process = batch // n
+        self.workers = self._workers()
+        common = dict(device=pl.device, mean=ds.mean, std=ds.std, channels_last=pl.channels_last,
+                      workers=self.workers)
+        per_rank = -(-self.train_size // n)  # the loader's equal shards (wrapped like DistributedSampler)
+        self.train_loader = make_loader(train, self.batch_per_process, train=True, flip=cfg.augment and ds.flip,
+                                        pad=ds.pad if cfg.augment else 0, seed=cfg.seed,
+                                        drop_last=per_rank % self.batch_per_process == 1,
+                                        rank=self.world.rank, world_size=n, **common)
+        where = dict(device=pl.device, channels_last=pl.channels_last, workers=self.workers)
         self.test_loader = eval_loader(ds, **where)
         self.val_size = 0 if val is None else len(val.labels)
         self.val_loader = None if val is None else eval_loader(ds, val, **where)
-        probe = Split(ds.test.images[:cfg.probe_size], ds.test.labels[:cfg.probe_size])
-        self.probe_images, self.probe_labels = next(iter(eval_loader(ds, probe, batch_size=cfg.probe_size, **where)))
+        probe = ds.test.subset(torch.arange(min(cfg.probe_size, len(ds.test.labels))))
+        self.probe_images, self.probe_labels = next(iter(eval_loader(ds, probe, batch_size=cfg.probe_size,
+                                                                     device=pl.device, channels_last=pl.channels_last)))
+
+    def _workers(self) -> int:
+        """Decoding processes per training process: none in memory; streaming, the configured number, or
+        this process's share of the cores (leaving it one), at most 4."""
+        if not self.dataset.streaming:
+            return 0
+        if self.config.workers is not None:
+            return self.config.workers
+        from .device import cpu_cores
+
+        return max(0, min(4, cpu_cores() // self.world.local_size - 1))
 
     def _config_record(self) -> dict:
         cfg, ds, pl = self.config, self.dataset, self.placement
@@ -120,7 +165,11 @@ class Trainer:
             "resolved": {
                 "device": str(pl.device), "precision": pl.precision, "channels_last": pl.channels_last,
                 "threads": self.threads, "threads_reason": self.threads_reason,
+                "processes": self.world.size, "backend": self.world.backend,
+                "batch_per_process": self.batch_per_process,
                 "dataset_source": ds.source, "num_classes": ds.num_classes, "in_channels": ds.in_channels,
+                "image_size": ds.image_size, "data_path": "stream" if ds.streaming else "memory",
+                "data_path_reason": ds.data_path_reason, "workers": self.workers,
                 "train_size": self.train_size, "val_size": self.val_size, "test_size": len(ds.test.labels),
                 "flip": bool(cfg.augment and ds.flip), "pad": ds.pad if cfg.augment else 0,
                 "milestones": milestones_for(cfg) if cfg.schedule == "step" else None,
@@ -135,12 +184,14 @@ class Trainer:
         }
 
     # -- checkpoints ---------------------------------------------------------------------
-    def _checkpoint(self) -> dict:
+    def _checkpoint(self, rng_states: list) -> dict:
+        """What checkpoint.pt holds (written by rank 0); ``rng_states``: every rank's, in rank order."""
         return {
             "format": CHECKPOINT_FORMAT,
             "config": self.config.to_dict(),
             "dataset": {"name": self.dataset.name, "num_classes": self.dataset.num_classes,
-                        "in_channels": self.dataset.in_channels, "classes": list(self.dataset.classes)},
+                        "in_channels": self.dataset.in_channels, "classes": list(self.dataset.classes),
+                        "image_size": self.config.image_size},  # as asked (None: native), for eval/export
             "primary": self.method.primary,
             "networks": {r: self.method.networks[r].describe() for r in self.method.roles},
             "method_state": self.method.state_dict(),
@@ -149,41 +200,63 @@ class Trainer:
             "epoch": self.epoch, "step": self.step, "wall_time": self.wall_time,
             "history_lines": self.folder.line_count(HISTORY),
             "probe_lines": self.folder.line_count(PROBE),
+            "processes": self.world.size,
             "rng": {"torch": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                    "ranks": rng_states},
             "progress": self.progress.state_dict(),
             "metrics": self.metrics(),
         }
 
-    def _restore(self) -> None:
-        ckpt = read_checkpoint(self.folder.file(CHECKPOINT), map_location=self.placement.device)
+    def _read_checkpoint(self) -> dict:
+        """The run's checkpoint, checked against these settings and this number of processes."""
+        ckpt = read_checkpoint(self.folder.file(CHECKPOINT), map_location="cpu")
         if settings_diff(ckpt["config"], self.config.to_dict()):
             raise UserError(f"the checkpoint in '{self.folder.path}' belongs to other settings; "
                             f"resume with the settings in its config.json")
+        before, now = ckpt.get("processes", 1), self.world.size
+        if before != now:
+            how = (f"under torchrun --nproc_per_node {before} (or the same total over your nodes)" if before > 1
+                   else "as one process, without torchrun")
+            raise UserError(f"the run in '{self.folder.path}' was trained by {before} process"
+                            f"{'es' if before > 1 else ''} and this resume has {now}; resume it {how}, so "
+                            f"every step sees the same shards and random streams")
+        return ckpt
+
+    def _restore(self) -> None:
+        # rank 0 reads and checks the file; every rank gets the same state (no shared disk needed)
+        ckpt = agree(self.world, self._read_checkpoint)
         self.method.load_state_dict(ckpt["method_state"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scaler.load_state_dict(ckpt["scaler"])
         self.epoch, self.step, self.wall_time = ckpt["epoch"], ckpt["step"], ckpt["wall_time"]
         self.progress = Progress.from_checkpoint(ckpt)
-        self.folder.truncate(HISTORY, ckpt["history_lines"])
-        self.folder.truncate(PROBE, ckpt["probe_lines"])
-        torch.set_rng_state(ckpt["rng"]["torch"].cpu())
-        if ckpt["rng"]["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([s.cpu() for s in ckpt["rng"]["cuda"]])
+        if self.world.is_main:
+            self.folder.truncate(HISTORY, ckpt["history_lines"])
+            self.folder.truncate(PROBE, ckpt["probe_lines"])
+        rng = (ckpt["rng"].get("ranks") or [ckpt["rng"]])[self.world.rank]
+        torch.set_rng_state(rng["torch"].cpu())
+        if rng["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> dict:
         """Train to ``config.epochs``; returns the metrics written to metrics.json."""
-        lock = self.folder.acquire()  # another process training this folder: a UserError, nothing touched
+        held = {}  # rank 0 holds the lock; another process training this folder: a UserError, nothing touched
+
+        def lock():
+            held["lock"] = self.folder.acquire()
+        agree(self.world, lock)
         try:
             return self._run()
         finally:
-            self.folder.release(lock)
+            if held:
+                self.folder.release(held["lock"])
 
     def _run(self) -> dict:
         if self.mode == "resume":
             self._restore()
-        else:
+        elif self.world.is_main:
             self.folder.create(self._config_record())
         total_steps = self.config.epochs * len(self.train_loader)
         bar = tqdm(total=total_steps, initial=self.epoch * len(self.train_loader), disable=self.quiet,
@@ -213,7 +286,7 @@ class Trainer:
         cfg, pl = self.config, self.placement
         lr = self._set_lr()
         self.train_loader.set_epoch(self.epoch)
-        self.method.train()
+        self.step_module.train()
         start = time.perf_counter()
         window, epoch_sums = _Window(), _Window()
         for images, labels in self.train_loader:
@@ -242,14 +315,15 @@ class Trainer:
         history, metrics and the checkpoint."""
         start = time.perf_counter()
         due = (self.epoch + 1) % self.config.eval_every == 0 or self.epoch + 1 >= self.config.epochs
-        evals, val_accs = (self.evaluate(), self.validate()) if due else ({}, {})
+        evals, val_accs = (self.evaluate(), self.validate()) if due and self.world.is_main else ({}, {})
+        evals, val_accs = share_from_main(self.world, (evals, val_accs))  # computed once, known to all
         self.wall_time += train_time + time.perf_counter() - start
         self.epoch += 1
         if due:
             self.progress.update(self.epoch, evals, val_accs, self.method.trained_roles)
-        stats = sums.means()
+        stats = sums.means(self.world)
         record = {"kind": "epoch", "epoch": self.epoch, "step": self.step, "lr": lr,
-                  "images_per_s": sums.samples / max(train_time, 1e-9),
+                  "images_per_s": sums.total_samples / max(train_time, 1e-9),
                   "epoch_time_s": train_time, "wall_time_s": self.wall_time}
         record.update({k: v for k, v in stats.items() if k.startswith("loss")})
         for role in self.method.roles:
@@ -257,15 +331,19 @@ class Trainer:
                 record[f"train_acc/{role}"] = stats[f"batch_acc/{role}"]
             record.update({f"test_{key}/{role}": value for key, value in evals.get(role, {}).items()})
         record.update({f"val_acc/{role}": acc for role, acc in val_accs.items()})
-        self.folder.append(HISTORY, record)
-        self.folder.write_metrics(self.metrics())
-        atomic_torch_save(self.folder.file(CHECKPOINT), self._checkpoint())
+        rng_states = gather_to_main(self.world, {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []})
+        if self.world.is_main:
+            self.folder.append(HISTORY, record)
+            self.folder.write_metrics(self.metrics())
+            atomic_torch_save(self.folder.file(CHECKPOINT), self._checkpoint(rng_states))
         self._emit("epoch", record)
 
     def _log_window(self, window: _Window, epoch: int, lr: float, bar) -> None:
-        stats = window.means()
+        stats = window.means(self.world)  # over every process's images: each rank holds the same values
         if not all(_finite(v) for k, v in stats.items() if k.startswith("loss")):
-            term, step = window.first_nonfinite()
+            term, step = window.first_nonfinite(self.world)
             value = stats.get(f"loss/{term}", stats["loss"])
             raise TrainingDiverged(
                 f"loss term '{term}' became {value} at epoch {epoch}, step {step if step > 0 else self.step}; "
@@ -273,13 +351,16 @@ class Trainer:
                 f"lower --lr or the loss weights and start again")
         elapsed = time.perf_counter() - window.start
         record = {"kind": "step", "epoch": epoch, "step": self.step, "lr": lr,
-                  "images_per_s": window.samples / max(elapsed, 1e-9), **stats}
-        self.folder.append(HISTORY, record)
+                  "images_per_s": window.total_samples / max(elapsed, 1e-9), **stats}
+        if self.world.is_main:
+            self.folder.append(HISTORY, record)
         bar.set_postfix(loss=f"{stats['loss']:.3f}",
                         acc=f"{stats.get(f'batch_acc/{self.method.primary}', float('nan')):.3f}", refresh=False)
         self._emit("step", record)
 
     def _probe(self) -> None:
+        if not self.world.is_main:
+            return
         with evaluating(self.method), self.placement.autocast():
             logits = {r: z.float().cpu().tolist() for r, z in self.method.predict(self.probe_images).items()}
         self.folder.append(PROBE, {"step": self.step, "epoch": self.epoch,
@@ -313,6 +394,8 @@ class Trainer:
         return out
 
     def _emit(self, event: str, record: dict) -> None:
+        if not self.world.is_main:
+            return
         for cb in self.callbacks:
             cb(event, record, self)
 
@@ -329,7 +412,8 @@ class _Window:
         self.sums: dict[str, torch.Tensor] = {}
         self.first_bad: dict[str, torch.Tensor] = {}
         self.count = 0
-        self.samples = 0
+        self.samples = 0          # this process's images
+        self.total_samples = 0    # every process's (set by means)
 
     def add(self, out, total, labels, step: int) -> None:
         n = labels.shape[0]
@@ -347,22 +431,36 @@ class _Window:
         self.count += 1
         self.samples += n
 
-    def first_nonfinite(self) -> tuple[str, int]:
-        """(term, step) of the earliest non-finite loss term (the first term listed wins a tie)."""
+    def first_nonfinite(self, world=None) -> tuple[str, int]:
+        """(term, step) of the earliest non-finite loss term in any process (the first term listed wins a tie)."""
         keys = list(self.first_bad)
         if not keys:
             return "loss (the sum of the terms)", -1
-        steps = torch.stack([self.first_bad[k].float() for k in keys]).tolist()
+        steps = torch.stack([self.first_bad[k].float() for k in keys])
+        steps = (steps if world is None else dist_mod.min_over_ranks(world, steps)).tolist()
         best = min(range(len(keys)), key=lambda i: (steps[i], i))
         if steps[best] == float("inf"):  # every term finite, their sum overflowed
             return "loss (the sum of the terms)", -1
         return keys[best], int(steps[best])
 
-    def means(self) -> dict[str, float]:
+    def means(self, world=None) -> dict[str, float]:
+        """Per-image means over the window; under torchrun over every process's images (a collective:
+        every rank calls it at the same step)."""
+        self.total_samples = self.samples
+        if world is not None and world.active:
+            names = gather_to_main(world, list(self.sums))
+            if any(n != names[0] for n in names):
+                raise RuntimeError(f"the processes logged different terms ({names}); a method must log the "
+                                   f"same names in every process")
         if not self.sums:
             return {}
         keys = list(self.sums)
-        values = torch.stack([self.sums[k] for k in keys]).div(self.samples).tolist()
+        packed = torch.stack([self.sums[k] for k in keys] + [torch.tensor(float(self.samples),
+                                                                         device=self.sums[keys[0]].device)])
+        if world is not None:
+            packed = dist_mod.sum_over_ranks(world, packed)
+        self.total_samples = int(round(float(packed[-1])))
+        values = packed[:-1].div(packed[-1]).tolist()
         return dict(zip(keys, values))
 
 

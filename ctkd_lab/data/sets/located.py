@@ -11,6 +11,8 @@ from ..dataset import channel_stats
 
 # (cache dir, image size or None) -> (source, train payload, test payload)
 Loader = Callable[[Path, "int | None"], tuple[str, dict, dict]]
+# image size or None -> (train FileSplit, test FileSplit, classes), listed without decoding (see ..stream)
+Lister = Callable[["int | None"], tuple]
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class Located:
     stats: tuple | None = None  # fixed per-channel (mean, std); None: measured on the train split
     flip: bool = True           # False where a mirrored image is a different thing (a digit)
     name: str | None = None     # the name the data set carries, when it differs from the one asked for
+    files: Lister | None = None  # set when the data set can stream from its image files; None: memory only
 
 
 def _stem(name: str, split: str, image_size: int | None) -> str:

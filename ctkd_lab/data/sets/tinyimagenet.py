@@ -1,9 +1,12 @@
-"""``tinyimagenet``: ``<root>/tiny-imagenet-200`` in its standard layout (the test split is its labelled "val")."""
+"""``tinyimagenet``: ``<root>/tiny-imagenet-200`` in its standard layout (the test split is its labelled "val").
+
+It can stream (``load_dataset(..., data_path="stream")``).
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
-from .. import sources
+from .. import sources, stream
 from . import DATASETS
 from .located import Located, cached_pair
 
@@ -24,4 +27,4 @@ def locate_tinyimagenet(name: str, root: Path, cache_dir: Path, download: bool) 
                            (train_sources, lambda: sources.decode_tinyimagenet(tree, True, image_size)),
                            ([tree / "val"], lambda: sources.decode_tinyimagenet(tree, False, image_size)))
         return str(tree), *pair
-    return Located(str(tree), load)
+    return Located(str(tree), load, files=lambda image_size: stream.list_tinyimagenet(tree, image_size))
