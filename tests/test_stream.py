@@ -229,6 +229,10 @@ def test_choose_data_path_reasons():
     assert choose_data_path("auto", 2 * gb, None) == ("memory", "memory: the available memory is unknown")
     assert choose_data_path("auto", None, 23 * gb)[0] == "memory"
     assert choose_data_path("stream", 1, 23 * gb)[0] == "stream"
+    # torchrun's processes on one machine each hold a copy: 8 processes x 2 GB is more than half of 23 GB
+    assert choose_data_path("auto", 2 * gb, 23 * gb, copies=8) == (
+        "stream", "stream: the decoded splits need 2.0 GB in each of 8 processes, more than 50% of the 23.0 GB "
+                  "available")
 
 
 def test_stats_are_cached(tree, monkeypatch):

@@ -92,11 +92,12 @@ def human_bytes(n: float) -> str:
 
 
 def choose_data_path(data_path: str, needed: int | None, available: int | None, memory_share: float = 0.5,
-                     cannot: str = "this data set cannot stream") -> tuple[str, str]:
+                     cannot: str = "this data set cannot stream", copies: int = 1) -> tuple[str, str]:
     """("memory" or "stream", a one-line reason). ``needed``: bytes of the decoded splits of a data set
-    that can stream (None: it cannot, because ``cannot``); ``available``: bytes of memory (None: unknown).
+    that can stream (None: it cannot, because ``cannot``); ``available``: bytes of memory (None: unknown);
+    ``copies``: how many processes on this machine would each hold them (torchrun's processes per node).
 
-    "auto" streams when ``needed`` exceeds ``memory_share`` of ``available``; otherwise memory.
+    "auto" streams when ``copies * needed`` exceeds ``memory_share`` of ``available``; otherwise memory.
     """
     if data_path != "auto":
         return data_path, f"{data_path}: asked for (data_path={data_path!r})"
@@ -105,16 +106,16 @@ def choose_data_path(data_path: str, needed: int | None, available: int | None, 
     if available is None:
         return "memory", "memory: the available memory is unknown"
     share = f"{memory_share * 100:g}%"
-    if needed > memory_share * available:
-        return "stream", (f"stream: the decoded splits need {human_bytes(needed)}, more than {share} of the "
-                          f"{human_bytes(available)} available")
-    return "memory", (f"memory: the decoded splits need {human_bytes(needed)}, within {share} of the "
-                      f"{human_bytes(available)} available")
+    need = human_bytes(needed) if copies == 1 else f"{human_bytes(needed)} in each of {copies} processes"
+    if needed * copies > memory_share * available:
+        return "stream", f"stream: the decoded splits need {need}, more than {share} of the " \
+                         f"{human_bytes(available)} available"
+    return "memory", f"memory: the decoded splits need {need}, within {share} of the {human_bytes(available)} available"
 
 
 def load_dataset(name: str = "digits", root: str | Path | None = None, cache_dir: str | Path | None = None,
                  download: bool = False, image_size: int | None = None, data_path: str = "auto",
-                 memory_share: float = 0.5) -> Dataset:
+                 memory_share: float = 0.5, copies: int = 1) -> Dataset:
     """Load a data set by name: into memory as uint8 tensors (decoding and caching it on first use),
     or, for data larger than memory, as file lists streamed batch by batch.
 
@@ -124,7 +125,8 @@ def load_dataset(name: str = "digits", root: str | Path | None = None, cache_dir
     this square size (default: native; 32 for digits, 64 for tinyimagenet; ``image_size=32`` shrinks
     Tiny ImageNet as the CTKD code does; a streamed set defaults to its first image's size).
     ``data_path``: "memory", "stream" (only :data:`STREAMABLE` sets) or "auto" (stream when the decoded
-    splits would need more than ``memory_share`` of the memory available now). The choice and its
+    splits would need more than ``memory_share`` of the memory available now; ``copies``: the processes
+    on this machine that would each hold them, torchrun's processes per node). The choice and its
     reason are on the result: ``Dataset.streaming``, ``Dataset.data_path_reason``.
     """
     name = canonical_name(name)
@@ -145,7 +147,7 @@ def load_dataset(name: str = "digits", root: str | Path | None = None, cache_dir
             cannot = "its images are not square, so streaming it needs image_size"
     needed = None if listed is None else decoded_bytes(listed[0], listed[1])
     available = available_memory() if data_path == "auto" and needed is not None else None
-    path, reason = choose_data_path(data_path, needed, available, memory_share, cannot)
+    path, reason = choose_data_path(data_path, needed, available, memory_share, cannot, copies)
     if path == "stream":
         train_files, test_files, classes = listed
         mean, std = found.stats or stream.split_stats(train_files, cache_dir, found.name or name)

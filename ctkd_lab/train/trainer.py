@@ -109,7 +109,8 @@ class Trainer:
         # a resumed run keeps the path it started on (auto could choose otherwise on another machine)
         path = self.recorded_data_path if cfg.data_path == "auto" and self.recorded_data_path else cfg.data_path
         return load_dataset(cfg.dataset, root=cfg.data_root, cache_dir=cfg.cache_dir, download=cfg.download,
-                            image_size=cfg.image_size, data_path=path, memory_share=cfg.memory_share)
+                            image_size=cfg.image_size, data_path=path, memory_share=cfg.memory_share,
+                            copies=self.world.local_size)  # every process on this machine holds a copy
 
     def _make_loaders(self) -> None:
         cfg, ds, pl = self.config, self.dataset, self.placement
