@@ -144,7 +144,8 @@ def _plan(tmp_path: Path, teacher: Path, colours: Path) -> list[dict]:
     plan = [{"name": name, "out": str(tmp_path / name), "config": {**base, "method": m, "options": o}}
             for name, (m, o) in runs.items()]
     # the streaming path: image files decoded per batch, each process its DistributedSampler shard
-    stream = {**base, "dataset": f"imagefolder:{colours}", "per_class": None, "data_path": "stream", "workers": 0}
+    stream = {**base, "dataset": f"imagefolder:{colours}", "per_class": None, "data_path": "stream", "workers": 0,
+              "cache_dir": str(colours.parent / "cache")}
     return plan + [{"name": "stream", "out": str(tmp_path / "stream"), "config": stream}]
 
 
