@@ -214,6 +214,7 @@ def cmd_train(ns) -> int:
 
 
 def cmd_compare(ns) -> int:
+    _refuse_torchrun("compare")
     from .analysis.study_tables import markdown_table
     from .study import run_study
     from .train import TrainConfig
@@ -227,6 +228,7 @@ def cmd_compare(ns) -> int:
 
 
 def cmd_chain(ns) -> int:
+    _refuse_torchrun("chain")
     from .analysis.chain_summary import chain_markdown
     from .study.chain import chain_models, run_chain
     from .train import TrainConfig
@@ -326,14 +328,22 @@ COMMANDS = {"train": cmd_train, "compare": cmd_compare, "chain": cmd_chain, "exp
             "models": cmd_models, "methods": cmd_methods, "zoo": cmd_zoo}
 
 
-def _speaks() -> bool:
-    """False in the processes torchrun starts beside rank 0: they meet the same user error and stay quiet."""
+def _rank() -> int:
+    """This process's rank under torchrun (0 without it)."""
     from .train.distributed import world_from_env
 
     try:
-        return world_from_env().is_main
+        return world_from_env().rank
     except UserError:
-        return True
+        return 0
+
+
+def _refuse_torchrun(command: str) -> None:
+    from .train.distributed import world_from_env
+
+    if world_from_env().active:
+        raise UserError(f"`{command}` trains many runs and is not for torchrun; start it without torchrun, or "
+                        f"train each run with `torchrun ... -m ctkd_lab train`")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -347,8 +357,10 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, FileNotFoundError, ValueError) as exc:
         if os.environ.get("CTKD_DEBUG"):
             raise
-        if _speaks():
-            print(f"ctkd-lab: error: {exc}", file=sys.stderr)
+        rank = _rank()
+        if rank == 0 or not isinstance(exc, UserError):  # a user's error is the same in every process
+            print(f"ctkd-lab: error: {exc}" if rank == 0 else f"ctkd-lab: error [rank {rank}]: {exc}",
+                  file=sys.stderr)
         return 2
     except RuntimeError as exc:
         from .train import TrainingDiverged

@@ -18,8 +18,6 @@ import pytest
 
 from ctkd_lab.train.distributed import World, agree, world_from_env
 
-pytestmark = pytest.mark.slow
-
 REPO = Path(__file__).resolve().parents[1]
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
 
@@ -138,7 +136,9 @@ def _plan(tmp_path: Path, teacher: Path, colours: Path) -> list[dict]:
         "ctkd": ("ctkd", {"expert": t, "scratch_model": "resnet8"}),
         "dgkd": ("dgkd", {"teachers": f"{t},{t}", "drop": "fixed"}),
         "teskd": ("teskd", {}),
-        "cmtkd": ("cmtkd", {"teacher_bits": "8,4", "student_bits": 2}),
+        # LSQ's steps start from the first batch a process sees: rank 0's must reach every process
+        "cmtkd": ("cmtkd", {"teacher_bits": "8,4", "student_bits": 2, "weight_quantizer": "lsq",
+                            "act_quantizer": "lsq"}),
         "cmtkd-no-fusion": ("cmtkd", {"teacher_bits": "8,4", "student_bits": 2, "fusion": False, "mutual": False}),
     }
     plan = [{"name": name, "out": str(tmp_path / name), "config": {**base, "method": m, "options": o}}
@@ -159,6 +159,7 @@ def families(tmp_path_factory, digits_teacher, colour_folder):
     return root, plan, proc
 
 
+@pytest.mark.slow
 def test_every_method_family_trains_in_two_processes_into_one_run_folder(families):
     root, plan, _ = families
     for run in plan:
@@ -177,6 +178,7 @@ def test_every_method_family_trains_in_two_processes_into_one_run_folder(familie
         assert len(steps) == len(set(steps)) and [r["kind"] for r in history].count("epoch") == 1, run["name"]
 
 
+@pytest.mark.slow
 def test_trained_roles_are_identical_in_both_processes_and_frozen_ones_untouched(families):
     root, plan, _ = families
     for run in plan:
@@ -192,6 +194,7 @@ def test_trained_roles_are_identical_in_both_processes_and_frozen_ones_untouched
                 assert params != ranks[0]["before"][role]["params"], (run["name"], role, "did not learn")
 
 
+@pytest.mark.slow
 def test_each_process_takes_its_own_shard_and_the_same_number_of_steps(families):
     root, plan, _ = families
     for run in plan:
@@ -203,6 +206,7 @@ def test_each_process_takes_its_own_shard_and_the_same_number_of_steps(families)
         assert ranks[0]["steps"] == ranks[1]["steps"] == ranks[0]["batches"] == -(-n // 32)
 
 
+@pytest.mark.slow
 def test_the_progress_bar_and_the_messages_appear_once(tmp_path):
     out = tmp_path / "v"
     proc = _torchrun(["-m", "ctkd_lab", "train", "--method", "vanilla", "--model", "resnet8", "--dataset", "digits",
@@ -220,6 +224,7 @@ def test_the_progress_bar_and_the_messages_appear_once(tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
+@pytest.mark.slow
 def test_acceptance_ctkd_under_torchrun_then_kill_and_resume(tmp_path, digits_teacher):
     """The issue's command; a run killed after its first checkpoint resumes to the exact metrics of the
     uninterrupted run (the same command twice gives the same numbers on the CPU)."""
@@ -267,6 +272,7 @@ def test_acceptance_ctkd_under_torchrun_then_kill_and_resume(tmp_path, digits_te
 ACCURACY_TOLERANCE = 0.04
 
 
+@pytest.mark.slow
 def test_two_processes_match_one_at_the_same_global_batch(tmp_path):
     args = ["train", "--method", "vanilla", "--model", "resnet8", "--dataset", "digits", "--epochs", "3",
             "--batch-size", "16", "--quiet"]
@@ -278,3 +284,13 @@ def test_two_processes_match_one_at_the_same_global_batch(tmp_path):
     assert a > 0.9 and abs(a - b) <= ACCURACY_TOLERANCE, (a, b)
     # the same optimiser steps: 1,437 images, global batch 16
     assert [e["step"] for e in _epochs(tmp_path / "two")] == [e["step"] for e in _epochs(tmp_path / "one")]
+
+
+def test_commands_that_train_many_runs_refuse_torchrun(monkeypatch, capsys, tmp_path):
+    from ctkd_lab.cli import main
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    assert main(["compare", "--methods", "vanilla", "--seeds", "0", "--out", str(tmp_path / "s")]) == 2
+    assert "`compare` trains many runs and is not for torchrun" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()

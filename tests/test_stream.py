@@ -178,20 +178,21 @@ def test_large_images_take_the_imagenet_transforms(tmp_path):
 
 def test_load_dataset_stream_and_auto(tree, tmp_path):
     name = f"imagefolder:{tree}"
-    mem = load_dataset(name)
+    mem = load_dataset(name, data_path="auto")
     assert not mem.streaming and mem.data_path_reason.startswith("memory: the decoded splits need")
+    assert not load_dataset(name).streaming  # the library's default: memory (the trainer's: auto)
     disk = load_dataset(name, data_path="stream")
     assert isinstance(disk.train, FileSplit) and isinstance(disk.test, FileSplit)
     assert disk.classes == mem.classes and torch.equal(disk.train.labels, mem.train.labels)
     assert torch.equal(disk.test.labels, mem.test.labels) and disk.image_size == 16 and disk.in_channels == 3
     assert np.allclose(disk.mean, mem.mean, atol=1e-3) and np.allclose(disk.std, mem.std, atol=1e-3)
     assert (disk.pad, disk.flip) == (mem.pad, mem.flip)
-    tiny = load_dataset(name, memory_share=1e-9)
+    tiny = load_dataset(name, data_path="auto", memory_share=1e-9)
     assert tiny.streaming
     assert tiny.data_path_reason.startswith("stream: the decoded splits need 36.9 kB, more than 1e-07% of")
     with pytest.raises(UserError, match="digits cannot stream.*imagefolder:<path> and tinyimagenet"):
         load_dataset("digits", data_path="stream")
-    assert "always held in memory" in load_dataset("digits").data_path_reason
+    assert "always held in memory" in load_dataset("digits", data_path="auto").data_path_reason
     with pytest.raises(UserError, match="data_path"):
         load_dataset(name, data_path="disk")
     assert decoded_bytes(disk.train, disk.test) == decoded_bytes(mem.train, mem.test) == 48 * 3 * 16 * 16
@@ -258,3 +259,13 @@ def test_bad_arguments(splits):
         args.update(kw)
         with pytest.raises(ValueError, match=match):
             loader(train, **args)
+
+
+def test_available_memory_is_capped_by_the_container(monkeypatch):
+    from ctkd_lab.data import registry
+
+    monkeypatch.setattr(registry, "_cgroup_room", lambda: None)
+    host = registry.available_memory()
+    assert host is not None and host > 0
+    monkeypatch.setattr(registry, "_cgroup_room", lambda: 1000)
+    assert registry.available_memory() == 1000  # a 1 kB container on any host

@@ -1,6 +1,8 @@
 """Evaluate one network of a saved checkpoint on a data set's test split."""
 from __future__ import annotations
 
+import dataclasses
+
 import torch.nn.functional as F
 
 from ..data import EVAL_BATCH_SIZE, eval_loader, load_dataset
@@ -17,6 +19,9 @@ def evaluate_checkpoint(path, dataset: str | None = None, role: str | None = Non
     name = dataset or trained_on
     # served at the size the network was trained at (a run's --image-size; native otherwise)
     ds = load_dataset(name, root=data_root, cache_dir=cache_dir, image_size=ckpt["dataset"].get("image_size"))
+    if name == trained_on and "mean" in ckpt["dataset"]:  # normalised as in training (a streamed run's
+        ds = dataclasses.replace(ds, mean=tuple(ckpt["dataset"]["mean"]),  # statistics come from a sample)
+                                 std=tuple(ckpt["dataset"]["std"]))
     net, info = network_from_checkpoint(path, role, num_classes=ds.num_classes, in_channels=ds.in_channels,
                                         what="network")
     dev = pick_device(device)

@@ -66,20 +66,37 @@ def decoded_bytes(*splits) -> int:
     return total
 
 
+def _cgroup_room() -> int | None:
+    """Bytes this container may still take (cgroup v2 ``memory.max`` minus ``memory.current``), or None."""
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = int(Path("/sys/fs/cgroup/memory.current").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return None if limit == "max" else max(0, int(limit) - used)
+
+
 def available_memory() -> int | None:
-    """Bytes of memory available now: MemAvailable from /proc/meminfo, else the total physical
-    memory (``os.sysconf``), else None (unknown)."""
+    """Bytes of memory available now: MemAvailable from /proc/meminfo (else the total physical memory,
+    ``os.sysconf``), capped by a container's own limit; None when nothing says."""
+    found = None
     try:
         with open("/proc/meminfo") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    found = int(line.split()[1]) * 1024
+                    break
     except (OSError, ValueError, IndexError):
         pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
+    if found is None:
+        try:
+            found = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            pass
+    room = _cgroup_room()
+    if room is None:
+        return found
+    return room if found is None else min(found, room)
 
 
 def human_bytes(n: float) -> str:
@@ -114,7 +131,7 @@ def choose_data_path(data_path: str, needed: int | None, available: int | None, 
 
 
 def load_dataset(name: str = "digits", root: str | Path | None = None, cache_dir: str | Path | None = None,
-                 download: bool = False, image_size: int | None = None, data_path: str = "auto",
+                 download: bool = False, image_size: int | None = None, data_path: str = "memory",
                  memory_share: float = 0.5, copies: int = 1) -> Dataset:
     """Load a data set by name: into memory as uint8 tensors (decoding and caching it on first use),
     or, for data larger than memory, as file lists streamed batch by batch.

@@ -194,7 +194,10 @@ class ShardSampler(DistributedSampler):
     """
 
     def __init__(self, size: int, *, rank: int, world_size: int, shuffle: bool, seed: int) -> None:
-        super().__init__(range(size), num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed,
+        # the order's seed spread like DeviceLoader's (seed + epoch alone would give seed 1 the order of
+        # seed 0's next epoch); the augmentation keeps the run's own seed
+        self.run_seed = seed
+        super().__init__(range(size), num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed * 1_000_003,
                          drop_last=False)
         if not shuffle:
             self.num_samples = len(range(rank, size, world_size))
@@ -207,7 +210,7 @@ class ShardSampler(DistributedSampler):
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         for k, index in enumerate(self.order()):  # the seed follows the position in the whole epoch
-            yield index, sample_seed(self.seed, self.epoch, self.rank + k * self.num_replicas)
+            yield index, sample_seed(self.run_seed, self.epoch, self.rank + k * self.num_replicas)
 
 
 class StreamLoader:

@@ -78,7 +78,8 @@ def train_runs(plan: list[tuple[TrainConfig, Path]], jobs: int = 1, quiet: bool 
             log(f"reusing {folder}")
             continue
         if dataset is None:
-            dataset = load_dataset(cfg.dataset, root=cfg.data_root, cache_dir=cfg.cache_dir, download=cfg.download)
+            dataset = load_dataset(cfg.dataset, root=cfg.data_root, cache_dir=cfg.cache_dir, download=cfg.download,
+                                   image_size=cfg.image_size, data_path=cfg.data_path, memory_share=cfg.memory_share)
         trainers.append(Trainer(cfg, out=folder, resume=mode == "resume", quiet=quiet, dataset=dataset))
         configs.append(cfg)
     workers = min(jobs, len(trainers))

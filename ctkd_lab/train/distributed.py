@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -87,13 +88,20 @@ def init_world(device: torch.device) -> World:
     world = world_from_env()
     if not world.active:
         return SINGLE
+    if device.type not in ("cpu", "cuda"):
+        raise UserError(f"torchrun training runs on the CPU (gloo) or CUDA (nccl), not on {device.type}; "
+                        f"pass --device cpu")
+    if device.type == "cuda" and world.local_rank >= torch.cuda.device_count():
+        raise UserError(f"process {world.local_rank} on this machine has no GPU of its own (it sees "
+                        f"{torch.cuda.device_count()}); start at most that many processes per machine")
     backend = backend_for(device)
     if dist.is_initialized():
         return World(dist.get_rank(), dist.get_world_size(), world.local_rank, world.local_size,
                      dist.get_backend())
     if backend == "nccl":
         torch.cuda.set_device(world.local_rank)
-    dist.init_process_group(backend)
+    # rank 0 alone evaluates and decodes while the others wait in a collective: allow it an hour
+    dist.init_process_group(backend, timeout=timedelta(minutes=60))
     atexit.register(shutdown)
     return World(dist.get_rank(), dist.get_world_size(), world.local_rank, world.local_size, backend)
 
@@ -120,15 +128,22 @@ def agree(world: World, decide):
     if not world.active:
         return decide()
     box = [None]
+    failure = None
     if world.is_main:
         try:
             box[0] = ("ok", decide())
         except (UserError, FileNotFoundError, ValueError) as err:  # what the CLI reports as a user's error
             box[0] = ("error", str(err))
+        except BaseException as err:  # anything else: the others stop too, rank 0 keeps its traceback
+            box[0], failure = ("crash", f"{type(err).__name__}: {err}"), err
     dist.broadcast_object_list(box, src=0)
     kind, value = box[0]
+    if failure is not None:
+        raise failure
     if kind == "error":
         raise UserError(value)
+    if kind == "crash":
+        raise RuntimeError(f"rank 0 failed ({value}); see its output")
     return value
 
 
@@ -170,6 +185,19 @@ def min_over_ranks(world: World, tensor: torch.Tensor) -> torch.Tensor:
 def barrier(world: World) -> None:
     if world.active:
         dist.barrier()
+
+
+def broadcast_trained(world: World, method) -> None:
+    """Rank 0's trained parameters and buffers to every rank: once, after the first step, for what is
+    initialised from the data a process sees (LSQ's step sizes from its first batch)."""
+    if not world.active:
+        return
+    frozen = {id(t) for role in method.frozen for t in list(method.networks[role].parameters())
+              + list(method.networks[role].buffers())}
+    with torch.no_grad():
+        for t in list(method.parameters()) + list(method.buffers()):
+            if id(t) not in frozen:
+                dist.broadcast(t.data, src=0)
 
 
 def wrap_method(method, world: World, device: torch.device):

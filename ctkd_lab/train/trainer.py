@@ -12,6 +12,7 @@ every epoch; rank 0 alone evaluates, writes the run folder and shows the progres
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from pathlib import Path
 
@@ -27,7 +28,16 @@ from ..models.modes import evaluating
 from . import distributed as dist_mod
 from .config import TrainConfig, resolve_defaults
 from .device import apply_threads, choose_threads, placement_for
-from .distributed import agree, device_for, gather_to_main, init_world, share_from_main, wrap_method
+from .distributed import (
+    agree,
+    barrier,
+    broadcast_trained,
+    device_for,
+    gather_to_main,
+    init_world,
+    share_from_main,
+    wrap_method,
+)
 from .evaluate import collect_logits, summarise
 from .naming import default_out, settings_diff
 from .progress import Progress
@@ -66,15 +76,20 @@ class Trainer:
         self.mode, recorded, self.recorded_data_path = agree(self.world, lambda: self._folder_state(resume))
         self.quiet = quiet or not self.world.is_main
         self.callbacks = list(callbacks)
-        if threads is None:
-            share = self.world.local_size if self.placement.device.type == "cpu" else 1
+        if threads is None:  # torchrun's OMP_NUM_THREADS is per process (it sets 1 when unset)
+            per_process = bool(os.environ.get("OMP_NUM_THREADS", "").strip())
+            share = self.world.local_size if self.placement.device.type == "cpu" and not per_process else 1
             threads = choose_threads(config.threads, self.placement.device, recorded, share=share,
                                      sharers="processes")
         self.threads, self.threads_reason = threads
-        if dataset is None:  # rank 0 decodes (and caches) first; its error stops every rank
+        if dataset is None:  # rank 0 decodes (and caches) first, and chooses the path for all
             loaded = {}
-            agree(self.world, lambda: loaded.setdefault("dataset", self._load_dataset()) and None)
-            dataset = loaded["dataset"] if self.world.is_main else self._load_dataset()
+
+            def first():
+                loaded["dataset"] = self._load_dataset()
+                return "stream" if loaded["dataset"].streaming else "memory"
+            path = agree(self.world, first)
+            dataset = loaded["dataset"] if self.world.is_main else self._load_dataset(path)
         self.dataset = dataset
         torch.manual_seed(config.seed)  # the same initial weights in every process
         self.method = self.method_cls.build(config, self.dataset)
@@ -101,13 +116,17 @@ class Trainer:
         """('new' or 'resume', the thread count and data path the run started with); rank 0 reads,
         all get it."""
         mode = self.folder.check_can_start(self.config.to_dict(), resume)
-        resolved = self.folder.read_config()["resolved"] if mode == "resume" else {}
-        return mode, resolved.get("threads"), resolved.get("data_path")
+        if mode != "resume":
+            return mode, None, None
+        resolved = self.folder.read_config()["resolved"]
+        # a run from before the streaming path existed was in memory
+        return mode, resolved.get("threads"), resolved.get("data_path", "memory")
 
-    def _load_dataset(self):
+    def _load_dataset(self, path: str | None = None):
         cfg = self.config
         # a resumed run keeps the path it started on (auto could choose otherwise on another machine)
-        path = self.recorded_data_path if cfg.data_path == "auto" and self.recorded_data_path else cfg.data_path
+        if path is None:
+            path = self.recorded_data_path if cfg.data_path == "auto" and self.recorded_data_path else cfg.data_path
         return load_dataset(cfg.dataset, root=cfg.data_root, cache_dir=cfg.cache_dir, download=cfg.download,
                             image_size=cfg.image_size, data_path=path, memory_share=cfg.memory_share,
                             copies=self.world.local_size)  # every process on this machine holds a copy
@@ -192,7 +211,9 @@ class Trainer:
             "config": self.config.to_dict(),
             "dataset": {"name": self.dataset.name, "num_classes": self.dataset.num_classes,
                         "in_channels": self.dataset.in_channels, "classes": list(self.dataset.classes),
-                        "image_size": self.config.image_size},  # as asked (None: native), for eval/export
+                        "image_size": self.config.image_size,  # as asked (None: native), for eval/export
+                        "data_path": "stream" if self.dataset.streaming else "memory",
+                        "mean": list(self.dataset.mean), "std": list(self.dataset.std)},
             "primary": self.method.primary,
             "networks": {r: self.method.networks[r].describe() for r in self.method.roles},
             "method_state": self.method.state_dict(),
@@ -269,6 +290,7 @@ class Trainer:
                 self._probe()
             while self.epoch < self.config.epochs:
                 self._train_epoch(bar)
+            barrier(self.world)  # rank 0's last files are written when run() returns on any rank
         finally:
             bar.close()
             apply_threads(threads_before)
@@ -299,6 +321,8 @@ class Trainer:
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.step += 1
+            if self.step == 1:  # what the first batch initialised (LSQ steps) is rank 0's everywhere
+                broadcast_trained(self.world, self.method)
             window.add(out, total, labels, self.step)
             epoch_sums.add(out, total, labels, self.step)
             bar.update(1)
