@@ -229,7 +229,7 @@ def test_acceptance_ctkd_under_torchrun_then_kill_and_resume(tmp_path, digits_te
     """The issue's command; a run killed after its first checkpoint resumes to the exact metrics of the
     uninterrupted run (the same command twice gives the same numbers on the CPU)."""
     args = ["-m", "ctkd_lab", "train", "--method", "ctkd", "--model", "resnet8", "--scratch-model", "resnet14",
-            "--expert", str(digits_teacher), "--dataset", "digits", "--epochs", "3", "--per-class", "40",
+            "--expert", str(digits_teacher), "--dataset", "digits", "--epochs", "3", "--per-class", "24",
             "--quiet"]
     whole = _torchrun(args + ["--out", str(tmp_path / "whole")])
     assert whole.returncode == 0, whole.stderr[-3000:]
