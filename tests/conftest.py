@@ -51,6 +51,24 @@ def tiny_digits_run(tmp_path_factory):
     return out
 
 
+def wait_until_released(folder, timeout: float = 60) -> None:
+    """Until no process holds the run's lock: a killed trainer (and the decoding workers or torchrun
+    processes that shared its lock) lets go of it as it exits."""
+    import time
+
+    from ctkd_lab.errors import UserError
+    from ctkd_lab.train.run_folder import RunFolder
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return RunFolder(folder).check_not_busy()
+        except UserError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def loss_fell(history, key="loss", k=3):
     """Mean of the last k logged step values is below the mean of the first k."""
     steps = [r[key] for r in history if r["kind"] == "step"]

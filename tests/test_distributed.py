@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_until_released
 
 from ctkd_lab.train.distributed import World, agree, world_from_env
 
@@ -57,21 +58,6 @@ def _kill_tree(pid: int) -> None:
             os.kill(target, signal.SIGKILL)
         except ProcessLookupError:
             pass
-
-
-def _wait_until_released(folder: Path, timeout: float = 60) -> None:
-    """Until no process holds the run's lock (a killed rank 0 lets go of it as it exits)."""
-    from ctkd_lab.errors import UserError
-    from ctkd_lab.train.run_folder import RunFolder
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return RunFolder(folder).check_not_busy()
-        except UserError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 def _files(folder: Path) -> list[str]:
@@ -244,7 +230,7 @@ def test_acceptance_ctkd_under_torchrun_then_kill_and_resume(tmp_path, digits_te
         time.sleep(0.05)
     _kill_tree(proc.pid)  # torchrun and both workers, mid-run, as a power cut would
     proc.wait()
-    _wait_until_released(cut)
+    wait_until_released(cut)
     done = len(_epochs(cut))
     assert 1 <= done < 3, f"the kill came too late or too early ({done} epochs)"
 

@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+from conftest import wait_until_released
 
 from ctkd_lab.analysis.evaluate_checkpoint import evaluate_checkpoint
 from ctkd_lab.train import TrainConfig, Trainer, read_jsonl
@@ -61,7 +62,7 @@ def test_a_streamed_run_killed_after_an_epoch_resumes_to_the_uninterrupted_resul
     proc.wait()
     done = [r["epoch"] for r in read_jsonl(cut / "history.jsonl") if r["kind"] == "epoch"]
     assert 1 <= len(done) < 6, f"the kill came too late ({done})"
-    _wait_until_released(cut)  # the decoding workers that shared the lock exit once their parent is gone
+    wait_until_released(cut)  # the decoding workers that shared the lock exit once their parent is gone
 
     again = subprocess.run([sys.executable, "-m", "ctkd_lab", "train", *flags, "--workers", "0", "--resume"],
                            env=env, capture_output=True, text=True, timeout=300)
@@ -71,20 +72,6 @@ def test_a_streamed_run_killed_after_an_epoch_resumes_to_the_uninterrupted_resul
         assert resumed["student"][key] == reference["student"][key], key
     losses = [r["loss"] for r in read_jsonl(cut / "history.jsonl") if r["kind"] == "epoch"]
     assert losses == [r["loss"] for r in read_jsonl(tmp_path / "ref" / "history.jsonl") if r["kind"] == "epoch"]
-
-
-def _wait_until_released(folder, timeout: float = 60) -> None:
-    from ctkd_lab.errors import UserError
-    from ctkd_lab.train.run_folder import RunFolder
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return RunFolder(folder).check_not_busy()
-        except UserError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def test_streaming_a_set_that_cannot_stream_is_one_sentence_before_anything(tmp_path):

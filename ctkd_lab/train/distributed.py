@@ -165,20 +165,12 @@ def gather_to_main(world: World, value) -> list:
     return out
 
 
-def sum_over_ranks(world: World, tensor: torch.Tensor) -> torch.Tensor:
-    """Element-wise sum of ``tensor`` over the ranks (float64 on the wire, same dtype back)."""
+def over_ranks(world: World, tensor: torch.Tensor, op: str = "sum") -> torch.Tensor:
+    """Element-wise ``op`` ("sum" or "min") of ``tensor`` over the ranks (float64 on the wire, same dtype back)."""
     if not world.active:
         return tensor
     wire = tensor.detach().to(torch.float64).clone()
-    dist.all_reduce(wire, op=dist.ReduceOp.SUM)
-    return wire.to(tensor.dtype)
-
-
-def min_over_ranks(world: World, tensor: torch.Tensor) -> torch.Tensor:
-    if not world.active:
-        return tensor
-    wire = tensor.detach().to(torch.float64).clone()
-    dist.all_reduce(wire, op=dist.ReduceOp.MIN)
+    dist.all_reduce(wire, op={"sum": dist.ReduceOp.SUM, "min": dist.ReduceOp.MIN}[op])
     return wire.to(tensor.dtype)
 
 

@@ -462,7 +462,7 @@ class _Window:
         if not keys:
             return "loss (the sum of the terms)", -1
         steps = torch.stack([self.first_bad[k].float() for k in keys])
-        steps = (steps if world is None else dist_mod.min_over_ranks(world, steps)).tolist()
+        steps = (steps if world is None else dist_mod.over_ranks(world, steps, "min")).tolist()
         best = min(range(len(keys)), key=lambda i: (steps[i], i))
         if steps[best] == float("inf"):  # every term finite, their sum overflowed
             return "loss (the sum of the terms)", -1
@@ -483,7 +483,7 @@ class _Window:
         packed = torch.stack([self.sums[k] for k in keys] + [torch.tensor(float(self.samples),
                                                                          device=self.sums[keys[0]].device)])
         if world is not None:
-            packed = dist_mod.sum_over_ranks(world, packed)
+            packed = dist_mod.over_ranks(world, packed)
         self.total_samples = int(round(float(packed[-1])))
         values = packed[:-1].div(packed[-1]).tolist()
         return dict(zip(keys, values))
