@@ -108,6 +108,96 @@ def test_lsq_module_initialises_its_step_and_learns_it(bits):
     assert bool(quant.initialized)
 
 
+def test_lsq_keeps_a_loaded_step_and_reads_no_buffer_per_call():
+    torch.manual_seed(0)
+    trained = LSQ(4, signed=True)
+    trained(torch.randn(64))
+    loaded = LSQ(4, signed=True)
+    loaded.load_state_dict(trained.state_dict())
+    assert loaded.step.item() == trained.step.item()
+    loaded(10 * torch.randn(64))  # a batch of another scale does not re-initialise a loaded step
+    assert loaded.step.item() == trained.step.item()
+    fresh = LSQ(4, signed=True)
+    fresh.load_state_dict(LSQ(4, signed=True).state_dict())  # an uninitialised state stays uninitialised
+    w = torch.randn(64)
+    fresh(w)
+    assert fresh.step.item() == pytest.approx(2 * w.abs().mean().item() / math.sqrt(7), rel=1e-5)
+
+
+# -- mixed precision: every quantizer computes in fp32 whatever the autocast ----------------------------
+
+def _bf16_autocast():
+    return torch.autocast("cpu", dtype=torch.bfloat16)
+
+
+def _fp32_levels(step: float, levels: int) -> set[float]:
+    return {float(torch.tensor(float(i)) * step) for i in range(levels + 1)}  # i * d computed in fp32
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+def test_hwgq_under_bf16_autocast_gives_exactly_its_fp32_output(bits):
+    torch.manual_seed(0)
+    d, top = HWGQ_STEPS[bits], 2**bits - 1
+    x = (torch.rand(20_000) * (top + 1) * d).to(torch.bfloat16)  # what a bf16 layer hands the quantizer
+    reference = hwgq(x.float(), bits)
+    with _bf16_autocast():
+        q = hwgq(x, bits)
+        q_module = HWGQ(bits)(x)
+    assert q.dtype == torch.float32 and torch.equal(q, reference) and torch.equal(q_module, reference)
+    assert set(q.tolist()) <= _fp32_levels(d, top)  # every value is one of the fp32 levels
+    naive = torch.clamp(torch.round(x / d), 1, top) * d  # the same formula left in bf16 (the bug fixed)
+    assert not set(naive.float().tolist()) <= _fp32_levels(d, top)
+    if bits == 8:  # the bf16 formula puts inputs on other levels than fp32
+        assert (torch.round(naive.float() / d) != torch.round(reference / d)).any()
+    x32 = torch.rand(20_000) * (top + 2) * d - d  # an fp32 input keeps every level (0 too) under autocast
+    with _bf16_autocast():
+        assert len(torch.unique(hwgq(x32, bits))) == top + 1
+
+
+@pytest.mark.parametrize("bits", [1, 2, 8])
+def test_uniform_weights_under_bf16_autocast_give_exactly_their_fp32_output(bits):
+    torch.manual_seed(0)
+    for w in (torch.randn(4096), torch.randn(4096).to(torch.bfloat16)):
+        reference = uniform_symmetric(w.float(), bits)
+        with _bf16_autocast():
+            q = uniform_symmetric(w, bits)
+        assert q.dtype == torch.float32 and torch.equal(q, reference)
+        assert len(torch.unique(q)) <= 2**bits
+
+
+@pytest.mark.parametrize("signed, bits", [(True, 2), (True, 8), (False, 4), (False, 8)])
+def test_lsq_under_bf16_autocast_gives_exactly_its_fp32_output(signed, bits):
+    torch.manual_seed(0)
+    v = torch.randn(20_000)
+    v = (v if signed else v.abs()).to(torch.bfloat16)
+    step = torch.tensor(0.0137)
+    q_n, q_p = (2 ** (bits - 1), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+    reference = lsq(v.float(), step, q_n, q_p, 1.0)
+    with _bf16_autocast():
+        q = lsq(v, step, q_n, q_p, 1.0)
+    assert q.dtype == torch.float32 and torch.equal(q, reference)
+    assert set(q.tolist()) <= {float(torch.tensor(float(i)) * step) for i in range(-q_n, q_p + 1)}
+    naive = torch.round(torch.clamp(v / step, -q_n, q_p)) * step  # left in bf16
+    assert naive.dtype == torch.bfloat16 and not torch.equal(naive.float(), reference)
+
+
+def test_a_quantized_network_under_bf16_autocast_is_its_fp32_self():
+    """Every layer quantized (first and last too): under CPU bf16 autocast the logits are bit for bit the
+    fp32 ones, so the quantized layers and quantizers ignore the autocast."""
+    torch.manual_seed(0)
+    for activations, weights in [("hwgq", "uniform"), ("lsq", "lsq")]:
+        net = build_model("resnet8", 10).eval()
+        quantize_network(net, 8, 8, weights=weights, activations=activations, keep_first_last=False)
+        x = torch.randn(4, 3, 32, 32)
+        reference = net(x)
+        with _bf16_autocast():
+            out = net(x)
+        assert out.dtype == torch.float32 and torch.equal(out, reference), activations
+    plain = build_model("resnet8", 10).eval()  # the control: an unquantized network does follow the autocast
+    with _bf16_autocast():
+        assert plain(x).dtype == torch.bfloat16
+
+
 @pytest.mark.parametrize("arch", ["resnet8", "wrn_16_2", "vgg8", "plain4"])
 @pytest.mark.parametrize("bits", [1, 2, 4])
 def test_quantized_network_activations_take_at_most_2_to_the_b_values(arch, bits):

@@ -12,6 +12,10 @@ quantizer): the spec gives b = 1, 2, 3, 4, 8 (0.7979, 0.5388, 0.3217, 0.1842, 0.
 5, 6, 7 the same way (numerical integration and a bounded 1-D minimisation, which reproduces the spec's
 five values to 4 decimals; ``tests/test_quant.py`` recomputes all eight). So there are 2^b levels
 including 0: a b-bit unsigned code.
+
+The quantizer computes in fp32 and returns fp32 whatever the autocast (its input may be bf16 under
+``--precision bf16``): in bf16, ``round(x / d) * d`` lands on another level for some inputs at 8 bits,
+and levels merge (:mod:`ctkd_lab.quant` says why the quantized layers do the same).
 """
 from __future__ import annotations
 
@@ -29,12 +33,14 @@ class _HWGQFunction(torch.autograd.Function):
         top = levels * step
         ctx.save_for_backward(x)
         ctx.top = top
+        x = x.float()  # in fp32 whatever the autocast (module docstring)
         q = torch.clamp(torch.round(x / step), 1, levels) * step
         return torch.where(x > 0, q, torch.zeros_like(x))
 
     @staticmethod
     def backward(ctx, grad: Tensor):
         (x,) = ctx.saved_tensors
+        x = x.float()
         mask = (x > 0) & (x <= ctx.top)
         return grad * mask.to(grad.dtype), None, None
 

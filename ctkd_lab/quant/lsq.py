@@ -10,7 +10,10 @@ Backward (straight-through for round):
     dQ/ds = round(v/s) - v/s inside the range; -Q_N below it; Q_P above it
 and the step's gradient is scaled by g = 1 / sqrt(N * Q_P) (N: weights of the layer, or features of one
 sample for activations). s starts at 2 mean(|v|) / sqrt(Q_P) on the first batch it sees (the paper's
-initialisation); a buffer records that it was initialised, so a loaded checkpoint keeps its step.
+initialisation); a buffer records that it was initialised, so a loaded checkpoint keeps its step. The
+forward reads a Python copy of that flag (kept in step with the buffer when a state dict is loaded), not
+the buffer: reading a GPU buffer on every call would wait for the GPU (a host sync) about 150 times a
+CMT-KD step. Computed in fp32 whatever the autocast, like every quantizer of the kit.
 Signed 1-bit weights (Q_N = 1, Q_P = 0) have no positive level: LSQ needs 2 bits or more for weights.
 """
 from __future__ import annotations
@@ -25,8 +28,8 @@ from .ste import round_ste, scale_grad
 
 def lsq(v: Tensor, step: Tensor, q_n: int, q_p: int, grad_scale: float) -> Tensor:
     """The LSQ quantizer's forward (its backward is the formulas above, through autograd)."""
-    s = scale_grad(step, grad_scale)
-    return round_ste(torch.clamp(v / s, -q_n, q_p)) * s
+    s = scale_grad(step.float(), grad_scale)
+    return round_ste(torch.clamp(v.float() / s, -q_n, q_p)) * s
 
 
 class LSQ(nn.Module):
@@ -42,12 +45,18 @@ class LSQ(nn.Module):
         self.q_p = 2 ** (bits - 1) - 1 if signed else 2**bits - 1
         self.step = nn.Parameter(torch.ones(()))
         self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
+        self._initialized = False  # the buffer's value, on the host (no sync per forward)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._initialized = bool(self.initialized)  # one sync per load, not per forward
 
     def forward(self, v: Tensor) -> Tensor:
-        if not bool(self.initialized):
+        if not self._initialized:
             with torch.no_grad():
-                self.step.copy_((2 * v.detach().abs().mean() / math.sqrt(self.q_p)).clamp_min(1e-8))
+                self.step.copy_((2 * v.detach().float().abs().mean() / math.sqrt(self.q_p)).clamp_min(1e-8))
                 self.initialized.fill_(True)
+            self._initialized = True
         per_item = v.numel() if self.signed else v[0].numel()
         return lsq(v, self.step, self.q_n, self.q_p, 1.0 / math.sqrt(per_item * self.q_p))
 

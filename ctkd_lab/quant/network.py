@@ -10,12 +10,19 @@
   quantizing ReLU; ``"lsq"``: ReLU then a learned-step quantizer). The kit's networks give every ReLU its
   own module, so each activation gets its own quantizer.
 
+Under mixed precision (``--precision bf16``/``fp16``) the quantizers and the quantized layers compute in
+fp32: bf16 keeps 8 significant bits, so an 8-bit code times its step (and the conv reading it) would
+land on other levels, some of them merged (``tests/test_quant.py`` checks both with CPU bf16 autocast).
+A quantized network is thus the specified one on every device; its full-precision first conv and last
+linear layer (``keep_first_last``) follow the autocast.
+
 ``None`` bits leave that part in full precision. The weights are kept (a trained full-precision network
 becomes its quantized version, ready to fine-tune). The returned record, also stored on the network as
 ``net.quant`` (so a checkpoint can rebuild it), says which layers were quantized and which were not.
 """
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -31,18 +38,28 @@ def _weight_quantizer(kind: str, bits: int) -> nn.Module:
     return UniformWeight(bits) if kind == "uniform" else LSQ(bits, signed=True)
 
 
+def _fp32(x):
+    """No autocast inside (a quantized layer computes in fp32 on fp32 inputs, see the module docstring)."""
+    return torch.autocast(x.device.type, enabled=False)
+
+
 class QConv2d(nn.Conv2d):
-    """A conv whose weight is quantized by ``self.weight_quant`` at every forward."""
+    """A conv whose weight is quantized by ``self.weight_quant`` at every forward (in fp32, whatever the autocast)."""
 
     def forward(self, x):
-        return self._conv_forward(x, self.weight_quant(self.weight), self.bias)
+        with _fp32(x):
+            bias = None if self.bias is None else self.bias.float()
+            return self._conv_forward(x.float(), self.weight_quant(self.weight).float(), bias)
 
 
 class QLinear(nn.Linear):
-    """A linear layer whose weight is quantized by ``self.weight_quant`` at every forward."""
+    """A linear layer whose weight is quantized by ``self.weight_quant`` at every forward (in fp32, whatever the
+    autocast)."""
 
     def forward(self, x):
-        return F.linear(x, self.weight_quant(self.weight), self.bias)
+        with _fp32(x):
+            bias = None if self.bias is None else self.bias.float()
+            return F.linear(x.float(), self.weight_quant(self.weight).float(), bias)
 
 
 def _quantized_copy(layer: nn.Module, quantizer: nn.Module) -> nn.Module:

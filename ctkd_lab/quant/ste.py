@@ -1,5 +1,8 @@
 """Straight-through helpers whose forward values are exact (``w + (q - w).detach()`` is not: it can be
-off by one float ulp, and then a b-bit tensor shows more than 2^b distinct values)."""
+off by one float ulp, and then a b-bit tensor shows more than 2^b distinct values).
+
+:func:`straight_through` returns ``value`` as it is (the kit's quantizers pass fp32 values); the gradient
+reaches ``x`` in ``x``'s own dtype."""
 from __future__ import annotations
 
 import torch
@@ -33,8 +36,8 @@ def straight_through(x: Tensor, value: Tensor) -> Tensor:
 
 
 def round_ste(x: Tensor) -> Tensor:
-    """``round(x)`` with the identity gradient."""
-    return straight_through(x, torch.round(x))
+    """``round(x)`` (computed and returned in fp32, whatever the autocast) with the identity gradient."""
+    return straight_through(x, torch.round(x.float()))
 
 
 def scale_grad(x: Tensor, scale: float) -> Tensor:

@@ -6,7 +6,8 @@ For b bits, per tensor (choice: docs/methods.md §4 leaves the weight quantizer 
     b >= 2:  n = 2^(b-1) - 1,  s = max(|w|) / n,  Q(w) = s * round(w / s)   (2n + 1 levels: 3 for 2 bits)
 
 Backward: dQ/dw = 1 (straight-through; every w is inside the range, s comes from max |w|). The scale is
-computed from the weights at every step and is not learned (LSQ, in ``lsq.py``, learns it).
+computed from the weights at every step and is not learned (LSQ, in ``lsq.py``, learns it). Computed
+and returned in fp32 whatever the autocast.
 """
 from __future__ import annotations
 
@@ -20,12 +21,13 @@ def uniform_symmetric(w: Tensor, bits: int) -> Tensor:
     """``w`` quantized to ``bits`` bits (1..8), straight-through gradient."""
     if not (isinstance(bits, int) and 1 <= bits <= 8):
         raise ValueError(f"the uniform weight quantizer supports 1 to 8 bits, got {bits!r}")
+    v = w.float()  # in fp32 whatever the autocast or the weights' dtype
     if bits == 1:
-        q = torch.where(w >= 0, 1.0, -1.0).to(w.dtype) * w.abs().mean()
+        q = torch.where(v >= 0, 1.0, -1.0) * v.abs().mean()
     else:
         n = 2 ** (bits - 1) - 1
-        s = w.abs().max().clamp_min(1e-12) / n
-        q = torch.round(w / s) * s
+        s = v.abs().max().clamp_min(1e-12) / n
+        q = torch.round(v / s) * s
     return straight_through(w, q)
 
 
