@@ -2,7 +2,7 @@
 # tests/test_lab_server.py starts it the same way (through `make lab`) and checks each setting below.
 from pathlib import Path
 
-from ctkd_lab.lab_server import lessons_save_hook
+from ctkd_lab.lab_server import LessonsContentsManager, lessons_save_hook
 
 c = get_config()  # noqa: F821 (defined by Jupyter when it loads this file)
 
@@ -12,7 +12,13 @@ c.ServerApp.allow_root = True
 # The lessons are stored without outputs: a notebook saved directly in notebooks/ (autosave included)
 # is written without outputs, execution counts or widget state. Notebooks in a subfolder
 # (File > Save Notebook As... "mine/00_welcome.ipynb") keep theirs.
-c.FileContentsManager.pre_save_hook = lessons_save_hook(Path(__file__).resolve().parent / "notebooks")
+# The hook also drops the kernel's additions to language_info and keeps metadata numbers as the file
+# spells them (JupyterLab turns 0.0 into 0), and a lesson saved unchanged is not rewritten at all:
+# saving a lesson leaves `git status` clean.
+LESSONS = Path(__file__).resolve().parent / "notebooks"
+c.FileContentsManager.pre_save_hook = lessons_save_hook(LESSONS)
+c.ServerApp.contents_manager_class = LessonsContentsManager
+c.LessonsContentsManager.lessons = str(LESSONS)
 
 # One kernel, the kit's: `make setup` installs it into .venv (ipykernel install --sys-prefix --name ctkd-lab)
 # and every lesson names it in its metadata; the native "Python 3 (ipykernel)" is hidden.

@@ -2,16 +2,37 @@
 
 The lessons are stored without outputs, but JupyterLab saves (and autosaves) a notebook with its
 outputs: megabytes of plotly.js per lesson, and a repository whose tests fail. The server's
-pre-save hook :func:`lessons_save_hook` strips a notebook saved directly in the lessons folder
-(outputs, execution counts, widget state) before it is written; a notebook anywhere else, a
-subfolder of the lessons folder included, is saved as it is. Nothing here imports the rest of the
-package, so the server process stays light.
+pre-save hook :func:`lessons_save_hook` rewrites a notebook saved directly in the lessons folder
+before it is written, so that saving a lesson leaves ``git status`` clean:
+
+* :func:`strip_outputs` drops outputs, execution counts and widget state;
+* :func:`settle_metadata` drops what the running kernel adds to ``language_info`` (its version,
+  mimetype, lexer...: only the language's name is kept) and writes every metadata value that did
+  not change as the file on disk spells it. JupyterLab parses the notebook in JavaScript, where
+  ``0.0`` and ``0`` are the same number, and sends ``0`` back; a ``ctkd_try_this`` value written
+  ``0.0`` stays ``0.0``, while a value that really changed is saved as JupyterLab sends it.
+
+A lesson whose settled content is the notebook already on disk (the same JSON values, ``0.0`` and
+``0`` told apart) is not rewritten at all (:class:`LessonsContentsManager`), so its bytes stay as
+they are, whatever key order or line breaks the file was written with.
+
+A notebook anywhere else, a subfolder of the lessons folder included, is saved as it is. Nothing
+here imports the rest of the package, so the server process stays light.
 """
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import nbformat
+from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
+from traitlets import Unicode
+
+# What the lessons keep of ``metadata.language_info``; the kernel fills in the rest on every start.
+LANGUAGE_INFO_KEPT = ("name",)
 
 
 def strip_outputs(nb: dict) -> dict:
@@ -27,12 +48,80 @@ def strip_outputs(nb: dict) -> dict:
     return nb
 
 
+def same_json(a: Any, b: Any) -> bool:
+    """Whether two JSON values are equal as JavaScript reads them: ``0 == 0.0``, but ``true != 1``."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+def respell(new: Any, old: Any) -> Any:
+    """``new`` with every part that :func:`same_json` equals its counterpart in ``old`` taken from ``old``.
+
+    Dicts are matched key by key and lists of the same length item by item, so one changed value
+    leaves the spelling of its neighbours alone; keys that are new or gone follow ``new``.
+    """
+    if same_json(new, old):
+        return copy.deepcopy(old)
+    if isinstance(new, dict) and isinstance(old, dict):
+        return {k: respell(v, old[k]) if k in old else v for k, v in new.items()}
+    if isinstance(new, list) and isinstance(old, list) and len(new) == len(old):
+        return [respell(x, y) for x, y in zip(new, old)]
+    return new
+
+
+def settle_metadata(nb: dict, saved: dict | None = None) -> dict:
+    """Drop what the kernel added to ``language_info``; spell unchanged metadata as ``saved`` did. In place.
+
+    ``saved`` is the notebook as it is on disk (``None`` for a new file). Notebook metadata and each
+    cell's metadata (cells matched by id) are compared with it through :func:`respell`.
+    """
+    meta = nb.setdefault("metadata", {})
+    info = meta.get("language_info")
+    if isinstance(info, dict):
+        meta["language_info"] = {k: v for k, v in info.items() if k in LANGUAGE_INFO_KEPT}
+    if not isinstance(saved, dict):
+        return nb
+    if isinstance(saved.get("metadata"), dict):
+        nb["metadata"] = respell(meta, saved["metadata"])
+    old_cells = {c.get("id"): c for c in saved.get("cells", []) if isinstance(c, dict) and c.get("id")}
+    for cell in nb.get("cells", []):
+        old = old_cells.get(cell.get("id"))
+        if old is not None and isinstance(cell.get("metadata"), dict) and isinstance(old.get("metadata"), dict):
+            cell["metadata"] = respell(cell["metadata"], old["metadata"])
+    return nb
+
+
+def same_json_strict(a: Any, b: Any) -> bool:
+    """Whether two JSON values are equal and spelled alike: ``0`` and ``0.0`` differ, as do ``1`` and ``true``."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_json_strict(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_json_strict(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+def _read_saved(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def lessons_save_hook(lessons: str | Path) -> Callable[..., None]:
-    """A ``FileContentsManager.pre_save_hook`` that strips notebooks saved directly in ``lessons``.
+    """A ``FileContentsManager.pre_save_hook`` for notebooks saved directly in ``lessons``.
 
     The hook receives the contents model about to be written and its API path (relative to the
-    server's root folder); it changes the model of a notebook whose file would land in ``lessons``
-    itself and leaves every other model (other folders, plain files, directories) untouched.
+    server's root folder); a notebook whose file would land in ``lessons`` itself is stripped
+    (:func:`strip_outputs`) and its metadata settled against the file on disk
+    (:func:`settle_metadata`); every other model (other folders, plain files, directories) is
+    left untouched.
     """
     folder = Path(lessons).resolve()
 
@@ -43,5 +132,30 @@ def lessons_save_hook(lessons: str | Path) -> Callable[..., None]:
         target = (root / str(path).strip("/")).resolve()
         if target.parent == folder:
             strip_outputs(model["content"])
+            settle_metadata(model["content"], _read_saved(target))
 
     return hook
+
+
+class LessonsContentsManager(AsyncLargeFileManager):
+    """The server's default contents manager, except that a lesson saved unchanged is not rewritten.
+
+    ``lessons`` is the lessons folder. A notebook saved directly in it, after the pre-save hook, is
+    compared with the file on disk as JSON (through nbformat's own writer, so a source sent as one
+    string and stored as lines compares equal); when they are the same, the file is left untouched.
+    """
+
+    lessons = Unicode("", config=True, help="The lessons folder: notebooks saved unchanged there are not rewritten.")
+
+    def _unchanged_lesson(self, os_path: str, nb: Any) -> bool:
+        if not self.lessons or Path(os_path).resolve().parent != Path(self.lessons).resolve():
+            return False
+        saved = _read_saved(Path(os_path))
+        written = json.loads(nbformat.writes(nb, version=nbformat.NO_CONVERT))
+        return saved is not None and same_json_strict(written, saved)
+
+    async def _save_notebook(self, os_path: str, nb: Any, capture_validation_error: Any = None) -> None:
+        if self._unchanged_lesson(os_path, nb):
+            self.log.debug("Lesson %s saved unchanged: file left as it is", os_path)
+            return
+        await super()._save_notebook(os_path, nb, capture_validation_error=capture_validation_error)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -76,13 +77,9 @@ def _copy_notebook(root: Path, out_dir: Path) -> str:
     return NOTEBOOK.name
 
 
-@pytest.fixture(scope="module")
-def jupyter(tmp_path_factory):
-    """A JupyterLab server on a free port (token auth) serving a temporary copy of lesson 04."""
-    base = tmp_path_factory.mktemp("browser")
-    root = base / "notebooks"
-    root.mkdir()
-    name = _copy_notebook(root, base / "runs")
+def _start_lab(base: Path, root: Path, extra: list[str]):
+    """Start JupyterLab on ``root`` (a free port, token auth, temporary Jupyter folders and the
+    test's user settings under ``base``); returns the process, its URL, token and log path."""
     settings = base / "lab-settings"
     for rel, values in LAB_SETTINGS.items():
         path = settings / rel
@@ -91,21 +88,36 @@ def jupyter(tmp_path_factory):
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(base / "config"), "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
            "JUPYTER_DATA_DIR": str(base / "data"), "IPYTHONDIR": str(base / "ipython"), "PYTHONUNBUFFERED": "1"}
     port, token = _free_port(), "ctkd-browser-test"
-    log = (base / "jupyter.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={port}",
-         "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={settings}",
-         f"--LabApp.workspaces_dir={base / 'workspaces'}"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log_path = base / "jupyter.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyter", "lab", *extra, "--no-browser", "--allow-root", f"--port={port}",
+             "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+             f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={settings}",
+             f"--LabApp.workspaces_dir={base / 'workspaces'}"],
+            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_jupyter(proc, url, token, base / "jupyter.log", "JupyterLab", SERVER_START_S)
+        wait_for_jupyter(proc, url, token, log_path, "JupyterLab", SERVER_START_S)
         urllib.request.urlopen(f"{url}/api/kernelspecs?token={token}", timeout=60).read()
-        yield {"url": url, "token": token, "notebook": name, "log": base / "jupyter.log"}
+    except BaseException:
+        _stop(proc)
+        raise
+    return proc, url, token, log_path
+
+
+@pytest.fixture(scope="module")
+def jupyter(tmp_path_factory):
+    """A JupyterLab server on a free port (token auth) serving a temporary copy of lesson 04."""
+    base = tmp_path_factory.mktemp("browser")
+    root = base / "notebooks"
+    root.mkdir()
+    name = _copy_notebook(root, base / "runs")
+    proc, url, token, log = _start_lab(base, root, [])
+    try:
+        yield {"url": url, "token": token, "notebook": name, "log": log}
     finally:
         _stop(proc)
-        log.close()
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -125,8 +137,7 @@ def _stop(proc: subprocess.Popen) -> None:
         pass
 
 
-@pytest.fixture
-def page(chromium, jupyter):
+def _browser_page(chromium: Path):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -138,6 +149,17 @@ def page(chromium, jupyter):
             yield pg
         finally:
             browser.close()
+
+
+@pytest.fixture
+def page(chromium, jupyter):
+    yield from _browser_page(chromium)
+
+
+@pytest.fixture
+def bare_page(chromium):
+    """A browser page, for tests that start their own server."""
+    yield from _browser_page(chromium)
 
 
 def _wait_kernel_idle(page, timeout_s: float) -> None:
@@ -307,3 +329,46 @@ def test_exported_html_typesets_equations_and_draws_figures_offline(chromium, tm
     assert widgets == 0, "widgets are live only in JupyterLab: no frozen widget views or state in the page"
     assert "An interactive panel is shown here when the lesson runs in JupyterLab" in text, \
         "where the widget was, the page says where to find it"
+
+
+SAVED_LESSON = REPO / "notebooks" / "00_welcome.ipynb"  # its ctkd_try_this holds 0.0, which JavaScript reads as 0
+
+
+@pytest.fixture
+def make_lab_copy(tmp_path):
+    """JupyterLab started as `make lab` starts it (the repo's jupyter_server_config.py, rooted at the
+    notebooks folder beside it), on a copy: the config file beside a notebooks/ folder holding lesson 00 as it is in
+    the working tree, so a save can never touch the repository's own lessons."""
+    shutil.copy(REPO / "jupyter_server_config.py", tmp_path / "jupyter_server_config.py")
+    root = tmp_path / "notebooks"
+    root.mkdir()
+    shutil.copy(SAVED_LESSON, root / SAVED_LESSON.name)
+    proc, url, token, log = _start_lab(tmp_path / "server", root,
+                                       [f"--config={tmp_path / 'jupyter_server_config.py'}"])
+    try:
+        yield {"url": url, "token": token, "lesson": root / SAVED_LESSON.name, "log": log}
+    finally:
+        _stop(proc)
+
+
+def test_saving_a_lesson_in_jupyterlab_leaves_the_file_unchanged(bare_page, make_lab_copy):
+    """Open lesson 00, run its first code cell (outputs, an execution count, the kernel's language_info
+    in the notebook's metadata), save it with Ctrl+S like a learner: the file keeps its exact bytes,
+    so `git diff --quiet` holds for a saved lesson."""
+    page, lab = bare_page, make_lab_copy
+    original = lab["lesson"].read_bytes()
+    page.goto(f"{lab['url']}/lab/tree/{SAVED_LESSON.name}?token={lab['token']}")
+    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=120_000)
+    _wait_kernel_idle(page, 180)
+    page.locator(".jp-CodeCell .jp-InputArea-editor").first.click()
+    page.keyboard.press("Shift+Enter")
+    page.locator(".jp-CodeCell .jp-InputArea-prompt").first.filter(has_text=re.compile(r"\[1\]")).wait_for(
+        timeout=120_000)
+    _wait_kernel_idle(page, 120)
+    with page.expect_response(lambda r: r.request.method == "PUT" and f"/api/contents/{SAVED_LESSON.name}" in r.url,
+                              timeout=60_000) as response:
+        page.keyboard.press("Control+s")
+    assert response.value.ok, response.value.status
+    assert lab["lesson"].read_bytes() == original, \
+        f"saving {SAVED_LESSON.name} in JupyterLab changed the file (see {lab['log']})"
+    page.wait_for_function("() => !document.querySelector('.jp-mod-current.jp-mod-dirty')", timeout=30_000)

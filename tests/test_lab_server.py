@@ -27,7 +27,15 @@ import nbformat
 import pytest
 from conftest import wait_for_jupyter
 
-from ctkd_lab.lab_server import lessons_save_hook, strip_outputs
+from ctkd_lab.lab_server import (
+    LessonsContentsManager,
+    lessons_save_hook,
+    respell,
+    same_json,
+    same_json_strict,
+    settle_metadata,
+    strip_outputs,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 LESSONS = REPO / "notebooks"
@@ -91,6 +99,95 @@ def test_hook_strips_only_notebooks_saved_directly_in_the_lessons_folder(tmp_pat
     for model, path, root in untouched:
         before = copy.deepcopy(model)
         assert save(model, path, root) == before, path
+
+
+def _as_jupyterlab_sends(nb: dict) -> dict:
+    """What JupyterLab sends back for a notebook it opened, ran and saved: numbers parsed in JavaScript
+    (``0.0`` comes back as ``0``), the kernel's full ``language_info``, outputs and execution counts."""
+    def js(value):
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, dict):
+            return {k: js(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [js(v) for v in value]
+        return value
+
+    sent = js(copy.deepcopy(nb))
+    sent["metadata"]["language_info"] = {
+        "codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py", "mimetype": "text/x-python",
+        "name": "python", "nbconvert_exporter": "python", "pygments_lexer": "ipython3", "version": "3.11.2"}
+    for i, cell in enumerate(sent["cells"]):
+        cell["source"] = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        if cell["cell_type"] == "code":
+            cell["execution_count"] = i + 1
+            cell["outputs"] = [nbformat.v4.new_output("stream", text=f"cell {i}\n")]
+    sent["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    return sent
+
+
+def _save_as_the_server_does(folder: Path, name: str, content: dict) -> None:
+    """Through `make lab`'s contents manager and hook (jupyter_server_config.py's settings) on ``folder``."""
+    import asyncio
+
+    manager = LessonsContentsManager(root_dir=str(folder), lessons=str(folder))
+    manager.pre_save_hook = lessons_save_hook(folder)
+    asyncio.run(manager.save({"type": "notebook", "content": content}, name))
+
+
+@pytest.mark.parametrize("lesson", sorted(LESSONS.glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem)
+def test_saving_a_lesson_from_jupyterlab_leaves_its_bytes(lesson, tmp_path):
+    """The server's whole save path on what JupyterLab sends for a lesson it ran: the file on disk is
+    unchanged, byte for byte, so `git status` stays clean after a learner saves a lesson."""
+    original = lesson.read_bytes()
+    (tmp_path / lesson.name).write_bytes(original)
+    _save_as_the_server_does(tmp_path, lesson.name, _as_jupyterlab_sends(json.loads(original)))
+    assert (tmp_path / lesson.name).read_bytes() == original, f"saving {lesson.name} from JupyterLab changed it"
+
+
+def test_a_lesson_changed_in_jupyterlab_is_saved_with_the_change_and_nothing_else(tmp_path):
+    lesson = LESSONS / "00_welcome.ipynb"
+    nb = json.loads(lesson.read_text())
+    sent = _as_jupyterlab_sends(nb)
+    code = next(i for i, c in enumerate(sent["cells"]) if c["cell_type"] == "code")
+    sent["cells"][code]["source"] += "\n# my note"
+    (tmp_path / lesson.name).write_bytes(lesson.read_bytes())
+    _save_as_the_server_does(tmp_path, lesson.name, sent)
+    saved = json.loads((tmp_path / lesson.name).read_text())
+    assert "".join(saved["cells"][code]["source"]).endswith("# my note"), "the learner's change is saved"
+    saved["cells"][code]["source"] = nb["cells"][code]["source"]
+    assert same_json_strict(saved, nb), "nothing else changed: no outputs, language_info or respelled numbers"
+
+
+def test_same_json_reads_numbers_as_javascript_does():
+    assert same_json(0, 0.0) and same_json({"a": [1000, 0.5]}, {"a": [1000.0, 0.5]})
+    assert not same_json(True, 1) and not same_json(0, False) and not same_json(None, 0)
+    assert not same_json({"a": 0}, {"a": 0, "b": 1}) and not same_json([0], [0, 0]) and not same_json("0", 0)
+
+
+def test_respell_keeps_the_saved_spelling_of_unchanged_values_and_takes_real_changes():
+    saved = {"ctkd_try_this": [{"parameters": {"alpha": 0.0, "epochs": 15}}, {"parameters": {"beta": 1000.0}}]}
+    unchanged = respell({"ctkd_try_this": [{"parameters": {"alpha": 0, "epochs": 15}},
+                                           {"parameters": {"beta": 1000}}]}, saved)
+    assert json.dumps(unchanged) == json.dumps(saved)
+    edited = respell({"ctkd_try_this": [{"parameters": {"alpha": 0.5, "epochs": 15}},
+                                        {"parameters": {"beta": 1000}}], "new": 1}, saved)
+    assert edited["ctkd_try_this"][0]["parameters"]["alpha"] == 0.5, "a real change is saved"
+    assert repr(edited["ctkd_try_this"][1]["parameters"]["beta"]) == "1000.0", "its unchanged neighbour keeps 1000.0"
+    assert edited["new"] == 1
+    assert respell({"a": True}, {"a": 1}) == {"a": True}, "true is not 1"
+
+
+def test_settle_metadata_keeps_the_language_name_only_and_matches_cells_by_id():
+    nb = {"metadata": {"language_info": {"name": "python", "version": "3.11.2", "mimetype": "text/x-python"}},
+          "cells": [{"id": "b", "metadata": {"w": 2}}, {"id": "a", "metadata": {"w": 1}}]}
+    saved = {"metadata": {"language_info": {"name": "python"}},
+             "cells": [{"id": "a", "metadata": {"w": 1.0}}, {"id": "b", "metadata": {"w": 3.0}}]}
+    settle_metadata(nb, saved)
+    assert nb["metadata"]["language_info"] == {"name": "python"}
+    assert repr(nb["cells"][1]["metadata"]["w"]) == "1.0" and repr(nb["cells"][0]["metadata"]["w"]) == "2"
+    fresh = {"metadata": {"language_info": {"name": "python", "version": "3.11.2"}}, "cells": []}
+    assert settle_metadata(fresh)["metadata"]["language_info"] == {"name": "python"}, "a new file: no disk copy"
 
 
 # ----------------------------------------------------------------------------------------------
