@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", default="auto")
 
     sub.add_parser("datasets", help="list data sets and whether each is available here")
-    sub.add_parser("models", help="list model names")
+    sub.add_parser("models", help="list model names with their parameters (10 and 100 classes)")
     sub.add_parser("zoo", help="list the pre-trained teachers shipped with the kit (pass one as zoo:<name>)")
     me = sub.add_parser("methods", help="list methods and their options")
     me.add_argument("--verbose", "-v", action="store_true", help="explain every option")
@@ -273,10 +273,17 @@ def cmd_datasets(ns) -> int:
 
 
 def cmd_models(ns) -> int:
-    from .models import list_models
+    from .models.catalog import CLASSES, model_catalog
 
-    print("\n".join(list_models()))
-    print("(wrn_<depth>_<width> takes any depth 6n+4 and width >= 1)")
+    header = ("name", *(f"params ({c} classes)" for c in CLASSES), "input")
+    rows = [(r["name"], *(f"{r['params'][c]:,}" for c in CLASSES), r["input"]) for r in model_catalog()]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        cells = [cell.rjust(w) if 0 < i < len(row) - 1 else cell.ljust(w)
+                 for i, (cell, w) in enumerate(zip(row, widths))]
+        print("  ".join(cells).rstrip())
+    print("(wrn_<depth>_<width> takes any depth 6n+4 and width >= 1; plain<N>-code are the TAKD/DGKD code's plain "
+          "CNNs, in its CIFAR-10 layout for 10 classes and its CIFAR-100 layout otherwise)")
     return 0
 
 

@@ -65,6 +65,30 @@ def test_the_fused_map_is_every_teachers_next_input(fusion):
         assert torch.equal(inputs["teacher8"], fused[0])
 
 
+@pytest.mark.parametrize("head_input", ["own", "fused"])
+def test_head_input_decides_what_each_teachers_head_reads(head_input):
+    """own (the default, the kit's choice): each head reads its teacher's own last stage, F_K is the attention
+    target only; fused: every head reads F_K. The logits differ accordingly."""
+    method = build(head_input=head_input).train()
+    read, last = {}, {}
+    for role in method.teachers:
+        net = method.networks[role]
+        net.head.register_forward_hook(lambda m, args, out, role=role: read.__setitem__(role, args[0]))
+        net.stages[-1].register_forward_hook(lambda m, args, out, role=role: last.__setitem__(role, out))
+    z, fused = method._teachers_forward(torch.randn(4, 3, 32, 32))
+    for role in method.teachers:
+        assert torch.equal(read[role], fused[-1] if head_input == "fused" else last[role])
+        assert not torch.equal(read[role], last[role] if head_input == "fused" else fused[-1])
+    assert method.options.head_input == head_input and build().options.head_input == "own"
+
+
+def test_head_input_fused_needs_the_fusion():
+    from ctkd_lab.errors import UserError
+
+    with pytest.raises(UserError, match="--head-input fused needs the fusion"):
+        build(head_input="fused", fusion=False)
+
+
 def test_terms_and_their_formula():
     method = build().train()
     images, labels = torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))

@@ -16,7 +16,71 @@ PARAMETER_COUNTS = {
     ("wrn_16_2", 100): (703_284, 0.70e6),
     ("wrn_40_1", 100): (569_780, 0.57e6),
     ("wrn_16_1", 100): (180_916, 0.18e6),
+    ("resnet18", 10): (11_173_962, 11.17e6),  # the CIFAR ResNet-18 of TESKD's code and most CIFAR KD papers
+    ("resnet18", 100): (11_220_132, 11.22e6),
+    ("resnet34", 100): (21_328_292, 21.33e6),
 }
+
+#: the plain CNNs of the TAKD/DGKD released code (plain_cnn_cifar.py), in the code's own layer notation: its
+#: CIFAR-100 table (any class count but 10) and its CIFAR-10 table (10 classes)
+_C100_TOP = ["Conv32", "Conv32", "MaxPool", "Conv64", "Conv64", "MaxPool", "Conv128", "Conv128", "MaxPool"]
+_C10_TOP = ["Conv16", "Conv16", "MaxPool", "Conv32", "Conv32", "MaxPool", "Conv64", "Conv64", "MaxPool"]
+CODE_TABLES = {
+    100: {"plain2": ["Conv32", "MaxPool", "Conv32", "MaxPool", "FC100"],
+          "plain4": _C100_TOP[:6] + ["FC100"],
+          "plain6": _C100_TOP[:8] + ["FC100"],
+          "plain8": _C100_TOP + ["Conv256", "Conv256", "MaxPool", "FC64", "FC100"],
+          "plain10": _C100_TOP + ["Conv256"] * 4 + ["MaxPool", "FC512", "FC100"]},
+    10: {"plain2": ["Conv16", "MaxPool", "Conv16", "MaxPool", "FC10"],
+         "plain4": _C10_TOP[:6] + ["FC10"],
+         "plain6": _C10_TOP + ["FC10"],
+         "plain8": _C10_TOP + ["Conv128", "Conv128", "MaxPool", "FC64", "FC10"],
+         "plain10": _C100_TOP + ["Conv256"] * 4 + ["MaxPool", "FC128", "FC10"]},
+}
+#: the counts issue 23 quotes for the code's networks (CIFAR-100: 100 classes)
+QUOTED = {"plain2": 215e3, "plain4": 476e3, "plain10": 2.93e6}
+
+
+def code_parameters(layers: list[str]) -> int:
+    """The released code's parameter count for its layer list: 32x32x3 input, conv3x3 with bias + BN, 2x2 pools,
+    flatten, FC layers."""
+    size, depth, count = 32, 3, 0
+    for layer in layers:
+        if layer.startswith("Conv"):
+            width = int(layer[4:])
+            count += depth * width * 9 + width + 2 * width
+            depth = width
+        elif layer == "MaxPool":
+            size //= 2
+        else:
+            width = int(layer[2:])
+            count += size * size * depth * width + width
+            size, depth = 1, width
+    return count
+
+
+@pytest.mark.parametrize("classes", [100, 10])
+@pytest.mark.parametrize("plain", ["plain2", "plain4", "plain6", "plain8", "plain10"])
+def test_the_code_plain_cnns_have_the_codes_parameter_counts(plain, classes):
+    model = build_model(f"{plain}-code", classes)
+    assert count_parameters(model) == code_parameters(CODE_TABLES[classes][plain])
+    if classes == 100 and plain in QUOTED:
+        assert abs(count_parameters(model) - QUOTED[plain]) / QUOTED[plain] < 0.01
+        assert count_parameters(build_model(plain, classes)) < QUOTED[plain] / 1.4  # the kit's pooled ones differ
+
+
+def test_the_code_plain_cnns_take_32px_images_only(tmp_path, capsys):
+    from ctkd_lab.cli import main
+    from ctkd_lab.errors import UserError
+
+    model = build_model("plain4-code", 10)
+    with pytest.raises(UserError, match=r"^plain4-code flattens .* takes 32x32 images only; pass --image-size 32"):
+        model(torch.randn(2, 3, 16, 16))
+    out = tmp_path / "run"
+    code = main(["train", "--method", "vanilla", "--model", "plain4-code", "--dataset", "digits", "--image-size",
+                 "16", "--epochs", "1", "--per-class", "5", "--quiet", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "takes 32x32 images only" in err and not out.exists()
 
 
 @pytest.fixture(scope="module")
@@ -109,13 +173,16 @@ def test_list_models_is_sorted_and_builds():
     names = list_models()
     assert names.index("resnet8") < names.index("resnet14") < names.index("resnet110")
     assert len(names) == len(set(names))
-    assert {"resnet20", "resnet32x4", "wrn_40_2", "wrn_28_10", "plain10", "vgg13"} <= set(names)
+    assert {"resnet20", "resnet32x4", "wrn_40_2", "wrn_28_10", "plain10", "vgg13", "resnet18", "resnet34",
+            "plain2-code", "plain10-code"} <= set(names)
 
 
+@pytest.mark.parametrize("classes", [10, 100])
 @pytest.mark.parametrize("chain", [["plain2", "plain4", "plain6", "plain8", "plain10"],
+                                   ["plain2-code", "plain4-code", "plain6-code", "plain8-code", "plain10-code"],
                                    ["resnet8", "resnet14", "resnet20", "resnet26"]])
-def test_parameter_count_grows_along_the_chains(chain):
-    counts = [count_parameters(build_model(name, num_classes=100)) for name in chain]
+def test_parameter_count_grows_along_the_chains(chain, classes):
+    counts = [count_parameters(build_model(name, num_classes=classes)) for name in chain]
     assert counts == sorted(set(counts)), counts
 
 

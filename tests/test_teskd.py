@@ -159,9 +159,61 @@ def test_backbone_outputs_are_the_network():
     assert torch.allclose(net.head[-1](pooled), z)
 
 
-def test_branch_width_option():
-    _, heads = build_branches(build_model("resnet8", 10), 32, width=24)
-    assert heads[0].fc.in_features == 24
+def test_resnet18_gets_three_branches_of_width_512():
+    """The paper's backbone: four stages, branches on stages 1-3 (k = 8, 4, 2), every map and feature 512 wide."""
+    net = build_model("resnet18", 100)
+    path, heads = build_branches(net, 32)
+    assert path.width == 512 and [h.width for h in heads] == [512] * 3
+    assert [(h.stage, h.stride) for h in heads] == [(1, 8), (2, 4), (3, 2)]
+    z_t, feats, f_t = backbone_outputs(net, torch.randn(2, 3, 32, 32))
+    assert [tuple(f.shape) for f in feats] == [(2, 64, 32, 32), (2, 128, 16, 16), (2, 256, 8, 8), (2, 512, 4, 4)]
+    fused = path(feats)
+    assert [tuple(f.shape) for f in fused] == [(2, 512, 32, 32), (2, 512, 16, 16), (2, 512, 8, 8)]
+    for h in heads:
+        assert tuple(h.body[0](fused[h.stage - 1]).shape) == (2, 512, 4, 4)
+        z, f = h(fused[h.stage - 1])
+        assert z.shape == (2, 100) and f.shape == (2, 512) == f_t.shape
+
+
+@pytest.mark.parametrize("width", [7, 24, 64, 200])
+def test_any_branch_width_trains(width):
+    """C other than the last stage's width (64 for resnet8): the top-down path and branch convs are C wide, each
+    branch's 1x1 conv maps C to f_T's size, and a whole step (every loss term, backward) runs."""
+    torch.manual_seed(0)
+    data = type("D", (), {"num_classes": 10, "in_channels": 3, "image_size": 32})
+    from ctkd_lab.train import TrainConfig
+
+    method = get_method("teskd").build(
+        TrainConfig(method="teskd", model="resnet8", options={"branch_width": width, "feature_weight": 1.0}), data)
+    assert method.top_down.width == width and method.describe()["branch_width"] == width
+    for role in method.branches:
+        head = method.networks[role]
+        assert head.body[0].in_channels == head.body[0].out_channels == width
+        assert head.fc.in_features == 64
+    out = method(torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,)))
+    assert all(torch.isfinite(v) for v in out.losses.values()) and out.losses["feat_branch1"] > 0
+    sum(out.losses.values()).backward()
+    assert method.top_down.laterals[0][0].weight.grad.abs().sum() > 0
+
+
+def test_branch_width_on_the_command_line(tmp_path, capsys):
+    """The CLI path that used to fail at the first step: a run with --branch-width 24 trains and records it."""
+    out = tmp_path / "w24"
+    code, _, err = run_cli(capsys, "train", "--method", "teskd", "--model", "resnet8", "--dataset", "digits",
+                           "--per-class", "5", "--batch-size", "25", "--epochs", "1", "--branch-width", "24",
+                           "--quiet", "--out", out)
+    assert code == 0, err
+    assert json.loads((out / "config.json").read_text())["resolved"]["method"]["branch_width"] == 24
+
+
+def test_branches_on_a_flattening_head():
+    """plain4-code flattens 32x8x8 into its classifier: f_T has 2048 values, and each branch's 1x1 conv maps the
+    default width (the last stage's 32) to that."""
+    net = build_model("plain4-code", 10)
+    path, heads = build_branches(net, 32)
+    z_t, feats, f_t = backbone_outputs(net, torch.randn(2, 3, 32, 32))
+    z, f = heads[0](path(feats)[0])
+    assert f_t.shape == f.shape == (2, 32 * 8 * 8) and z.shape == (2, 10)
 
 
 def test_one_stage_backbone_is_refused():

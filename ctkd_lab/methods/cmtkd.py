@@ -16,7 +16,8 @@ drops the KL terms; ``fusion=False`` trains the teachers independently (each sta
 teacher's own output) and the student's attention target is their plain average.
 
 **Choices** (no official code): at the last stage ``F_K`` is the attention target only (each teacher's
-head reads its own last stage); ``detach_fused=False`` lets the attention loss reach the teachers and
+head reads its own last stage; ``head_input="fused"`` makes every teacher's head read ``F_K`` instead, the
+fusion rule applied at the last stage too); ``detach_fused=False`` lets the attention loss reach the teachers and
 the importance weights (the joint objective taken literally), True makes ``F_k`` a fixed target; tau = 4.
 
 Roles: ``student`` (primary; exported with its quantizers) and ``teacher<b>`` per teacher bit-width.
@@ -59,6 +60,9 @@ class CMTKDOptions:
     mutual: bool = option(True, "the min-logit mutual learning (False: the paper's ablation without it)")
     fusion: bool = option(True, "fuse the teachers stage by stage (False: independent teachers, averaged target)")
     detach_fused: bool = option(False, "make the fused maps a fixed target of the attention loss")
+    head_input: str = option("own", "what each teacher's head reads at the last stage: own (its own last "
+                             "stage; F_K is the attention target only) | fused (F_K, the fused map)",
+                             choices=("own", "fused"))
     pi_lr_scale: float = option(0.1, "lr of the importance weights, as a multiple of --lr", low=0.0)
 
     def bits(self) -> list[int]:
@@ -81,6 +85,9 @@ class CMTKDOptions:
 
     def validate(self) -> None:
         self.bits()
+        if self.head_input == "fused" and not self.fusion:
+            raise_user("--head-input fused needs the fusion (the teachers' heads would read an average they are "
+                       "not trained on); drop --no-fusion or use --head-input own")
         if self.weight_quantizer == "lsq" and self.student_bits == 1:
             raise_user("--weight-quantizer lsq needs --student-bits 2 or more; use --weight-quantizer uniform "
                        "for binary weights")
@@ -154,7 +161,8 @@ class CMTKD(Method):
             outs = [net.stages[k](x) for net, x in zip(nets, xs)]
             if self.options.fusion:
                 f = fuse(outs)
-                xs = outs if k == last else [f] * len(nets)
+                own = k == last and self.options.head_input == "own"
+                xs = outs if own else [f] * len(nets)
             else:
                 f = torch.stack(outs).mean(0)
                 xs = outs

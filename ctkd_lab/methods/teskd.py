@@ -37,7 +37,8 @@ class TESKDOptions:
     detach_teacher: bool = option(False, "stop the KL from updating the teacher's output (True: one-way "
                                   "variant; False: the released code)")
     branch_width: int | None = option(None, "channels C of the top-down path and branches (default: the "
-                                      "backbone's last-stage width)", low=1, example=64)
+                                      "backbone's last-stage width; another C works: each branch's 1x1 conv "
+                                      "maps it to the size of the teacher's pooled feature)", low=1, example=64)
 
 
 @register

@@ -32,7 +32,7 @@ MODELS = Registry("model", order=_natural, unknown=(
     "unknown model {name!r}; choose one of: {names} "
     "(wrn_<depth>_<width> takes any depth 6n+4 and any width >= 1)."))
 
-from . import plain, resnet, vgg, wrn  # noqa: E402,F401  (each registers its names in MODELS)
+from . import plain, plain_code, resnet, vgg, wrn  # noqa: E402,F401  (each registers its names in MODELS)
 
 __all__ = ["MODELS", "StagedNet", "build_model", "count_parameters", "list_models"]
 

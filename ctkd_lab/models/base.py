@@ -10,19 +10,26 @@ Because the three parts are attributes, methods can also run a network stage by 
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import nn
+
+from ..errors import UserError
 
 
 class StagedNet(nn.Module):
     """A classifier made of ``stem``, a list of ``stages`` and a ``head``.
 
     Subclasses build the three parts and set ``arch`` (the registry name), ``num_classes``,
-    ``in_channels`` and ``stage_channels`` (output channels of each stage).
+    ``in_channels`` and ``stage_channels`` (output channels of each stage). ``input_size`` is the one
+    square image size a network accepts (a head that flattens a feature map of fixed size), or None
+    (the default: a pooled head, any size).
     """
 
     arch: str = ""
     stage_channels: list[int]
+    input_size: int | None = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -55,3 +62,18 @@ class StagedNet(nn.Module):
 
             out["quant"] = quant_settings(quant)
         return out
+
+
+def wrong_image_size(arch: str, size: int) -> UserError:
+    """The one sentence for a network that takes ``size`` x ``size`` images only."""
+    return UserError(f"{arch} flattens its last feature map into a layer sized for {size}x{size} images, so it "
+                     f"takes {size}x{size} images only; pass --image-size {size} or choose a network with a "
+                     f"pooled head (e.g. {arch.removesuffix('-code')})")
+
+
+def check_image_size(networks: Iterable[nn.Module], image_size: int) -> None:
+    """Refuse, before any training, a network whose ``input_size`` is not the data's ``image_size``."""
+    for net in networks:
+        size = getattr(net, "input_size", None)
+        if size is not None and size != image_size:
+            raise wrong_image_size(net.arch, size)

@@ -18,20 +18,22 @@ with n stages gets n - 1 branches: 3 for the paper's ResNet-18 (k = 8, 4, 2), 2 
 ResNets and WRNs, 4 for VGG, ``len(stages) - 1`` for the plain CNNs.
 
 Choices where the paper and code leave room (docs/methods.md): C defaults to the backbone's last-stage
-width (512 for ResNet-18, as the code), so a branch's pooled feature f_i has the size of the backbone's
-pooled feature and the feature loss needs no projection; the upsampling resizes to the lateral's size
-(the code's x2 is the same thing when resolutions halve, and this also covers the 1x1 stages VGG
-reaches on 8x8 digits); the branch convs have no bias (a BN follows each one).
+width (512 for ResNet-18, as the code). Each branch's 1x1 conv maps C to D, the size of the teacher's
+pooled feature f_T (the input of its last linear layer), so f_i and f_T have one size for the feature loss:
+for a pooled head at the default C, D = C and the conv is the code's C -> C; another ``--branch-width``, or
+a head that flattens (the TAKD/DGKD code's plain CNNs), makes it a C -> D projection. The upsampling resizes
+to the lateral's size (the code's x2 is the same thing when resolutions halve, and this also covers the 1x1
+stages VGG reaches on 8x8 digits); the branch convs have no bias (a BN follows each one).
 
 Branches are training-time only: the deployed network is the backbone, unchanged.
 """
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..errors import UserError
+from ..resample import upsample_bilinear
 from .base import StagedNet
 from .modes import evaluating
 from .resnet import init_weights
@@ -59,7 +61,7 @@ class TopDownPath(nn.Module):
         top = self.laterals[-1](features[-1])
         fused: list[torch.Tensor] = [top] * (len(features) - 1)
         for i in range(len(features) - 2, -1, -1):
-            up = F.interpolate(top, size=features[i].shape[-2:], mode="bilinear", align_corners=True)
+            up = upsample_bilinear(top, features[i].shape[-2:])  # F.interpolate's, deterministic on CUDA
             up = self.upsample[i](up)
             top = self.fuse[i](torch.cat([self.laterals[i](features[i]) + up, up], dim=1))
             fused[i] = top
@@ -69,19 +71,24 @@ class TopDownPath(nn.Module):
 class BranchHead(nn.Module):
     """One student branch on a fused map: strided conv to the last stage's size, 1x1 conv, pool, linear.
 
+    The 1x1 conv maps the width C to ``feature_dim`` D (default C), the size of the teacher's pooled
+    feature, so the feature loss compares vectors of one size whatever C is.
     ``forward(P_i)`` returns ``(logits, pooled feature)``. It is not a network of its own (it runs on
     the backbone's fused features), so a checkpoint describes it with ``arch = "teskd-branch"``.
     """
 
-    def __init__(self, width: int, stride: int, num_classes: int, stage: int) -> None:
+    def __init__(self, width: int, stride: int, num_classes: int, stage: int,
+                 feature_dim: int | None = None) -> None:
         super().__init__()
+        feature_dim = feature_dim or width
         self.width, self.stride, self.num_classes, self.stage = width, stride, num_classes, stage
+        self.feature_dim = feature_dim
         self.body = nn.Sequential(
             nn.Conv2d(width, width, stride, stride=stride, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
-            conv1x1_bn_relu(width, width),
+            conv1x1_bn_relu(width, feature_dim),
             nn.AdaptiveAvgPool2d(1), nn.Flatten(),
         )
-        self.fc = nn.Linear(width, num_classes)
+        self.fc = nn.Linear(feature_dim, num_classes)
         init_weights(self)
 
     def forward(self, fused: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,8 +113,9 @@ def build_branches(backbone: StagedNet, image_size: int, width: int | None = Non
     """The top-down path and the ``len(stages) - 1`` branch heads for ``backbone`` on ``image_size`` images.
 
     Branch ``i`` (1-based, shallowest first, as the code's b1) reads stage i's fused map with stride
-    ``size(T_i) / size(T_n)``. A backbone with one stage, or whose stage sizes do not divide, is a
-    ``UserError``.
+    ``size(T_i) / size(T_n)``. ``width`` (default: the last stage's channels) may be any size: each
+    branch's 1x1 conv maps it to the size of the backbone's pooled feature (the input of its head's last
+    linear layer). A backbone with one stage, or whose stage sizes do not divide, is a ``UserError``.
     """
     arch = getattr(backbone, "arch", type(backbone).__name__)
     if len(backbone.stages) < 2:
@@ -119,8 +127,12 @@ def build_branches(backbone: StagedNet, image_size: int, width: int | None = Non
         raise UserError(f"the stage sizes of {arch} on {image_size}px images ({sizes}) are not multiples "
                         f"of the last one, so branches cannot reach its resolution; use 32x32 images")
     width = width or backbone.stage_channels[-1]
+    head = backbone.head
+    feature_dim = head[-1].in_features if isinstance(head, nn.Sequential) and isinstance(head[-1], nn.Linear) \
+        else width
     path = TopDownPath(list(backbone.stage_channels), width)
-    heads = [BranchHead(width, s // last, backbone.num_classes, stage=i + 1) for i, s in enumerate(sizes[:-1])]
+    heads = [BranchHead(width, s // last, backbone.num_classes, stage=i + 1, feature_dim=feature_dim)
+             for i, s in enumerate(sizes[:-1])]
     return path, heads
 
 

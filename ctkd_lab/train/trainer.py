@@ -24,6 +24,7 @@ from ..data import eval_loader, load_dataset, make_loader, per_class_subset, tra
 from ..errors import UserError
 from ..methods import get_method
 from ..methods.teachers import CHECKPOINT_FORMAT, absolute_checkpoint_options, read_checkpoint
+from ..models.base import check_image_size
 from ..models.modes import evaluating
 from . import distributed as dist_mod
 from .config import TrainConfig, resolve_defaults
@@ -108,6 +109,7 @@ class Trainer:
         self.epoch = 0          # epochs completed
         self.step = 0           # optimiser steps taken
         self.wall_time = 0.0
+        check_image_size(self.method.networks.values(), self.dataset.image_size)  # a flattened head's size
         self.progress = Progress()  # last evaluation and best epochs, per role
         self.frozen_logits = None
 
