@@ -50,7 +50,7 @@ class AT(FrozenTeacherMethod):
         return {"pairs": attention_pairs(student, teacher, dataset)}
 
     def describe(self) -> dict:
-        return {"attention_pairs": describe_pairs(self.pairs)}
+        return {**super().describe(), "attention_pairs": describe_pairs(self.pairs)}
 
     def forward(self, images, labels):
         z_s, feats_s = self.networks["student"](images, return_features=True)

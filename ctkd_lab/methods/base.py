@@ -75,9 +75,13 @@ class Method(nn.Module):
             self.networks[role].eval()
         return self
 
+    #: the student's quantization record (:mod:`.student_quant`), None in full precision
+    quant: dict | None = None
+
     def describe(self) -> dict:
-        """What the run's config record says about this method beyond its options (e.g. stage pairs)."""
-        return {}
+        """What the run's config record says about this method beyond its options (e.g. stage pairs);
+        subclasses extend ``super().describe()``."""
+        return {"quant": self.quant} if self.quant else {}
 
     def param_groups(self, lr: float) -> list[dict]:
         """Parameters the optimiser updates; override to give some of them their own lr."""

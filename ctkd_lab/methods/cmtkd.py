@@ -38,7 +38,7 @@ from ..quant import ACTIVATION_QUANTIZERS, WEIGHT_QUANTIZERS
 from . import register
 from .base import Method, StepOutput, raise_user
 from .options import option, split_list
-from .vanilla import QuantOptions
+from .student_quant import QuantOptions
 
 
 @dataclass

@@ -43,6 +43,7 @@ from .base import Method, StepOutput
 from .frozen_teacher import fidelity_metrics, load_teacher
 from .options import option
 from .stage_pairs import attention_pairs, describe_pairs
+from .student_quant import QuantOptions, quantize_student
 
 HINTS = ("mse", "kl")
 AT_TARGETS = ("student", "scratch")
@@ -51,7 +52,7 @@ EXPERT_HINT = ("train one with `ctkd-lab train --method vanilla --model resnet20
 
 
 @dataclass
-class ScratchOnlyOptions:
+class ScratchOnlyOptions(QuantOptions):
     """The scratch teacher's options (``ctkd-scratch``, and part of ``ctkd``)."""
 
     gamma: float = option(0.03, "weight of the scratch teacher's logit hint", low=0.0)
@@ -63,7 +64,7 @@ class ScratchOnlyOptions:
 
 
 @dataclass
-class ExpertOnlyOptions:
+class ExpertOnlyOptions(QuantOptions):
     """The expert's options (``ctkd-expert``, and part of ``ctkd``)."""
 
     beta: float = option(1000.0, "weight of the expert's attention loss summed over stage pairs", low=0.0)
@@ -94,6 +95,7 @@ class CTKD(Method):
         opts = cls.make_options(config.options)
         networks, frozen, pairs = {}, [], None
         networks["student"] = build_model(config.model, dataset.num_classes, dataset.in_channels)
+        quant = quantize_student(opts, networks["student"])
         if cls.with_scratch:
             networks["scratch_teacher"] = build_model(opts.scratch_model, dataset.num_classes, dataset.in_channels)
             if opts.share_stem:
@@ -105,14 +107,17 @@ class CTKD(Method):
             target_name = "scratch_teacher" if getattr(opts, "at_target", "student") == "scratch" else "student"
             pairs = attention_pairs(networks[target_name], expert, dataset, target_name.replace("_", " "),
                                     "expert teacher")
-        return cls(networks, frozen=frozen, options=opts, pairs=pairs)
+        method = cls(networks, frozen=frozen, options=opts, pairs=pairs)
+        method.quant = quant
+        return method
 
     def __init__(self, networks, frozen=(), options=None, pairs=None):
         super().__init__(networks, frozen=frozen, options=options)
         self.pairs = pairs or []  # (target stage, expert stage) index pairs of the attention loss
 
     def describe(self) -> dict:
-        return {"attention_pairs": describe_pairs(self.pairs)} if self.with_expert else {}
+        pairs = {"attention_pairs": describe_pairs(self.pairs)} if self.with_expert else {}
+        return {**super().describe(), **pairs}
 
     def forward(self, images, labels):
         opts, nets = self.options, self.networks

@@ -44,6 +44,7 @@ class DGKDOptions(GuideOptions):
                               low_open=True, high=1.0)
 
     def validate(self) -> None:
+        super().validate()
         guides = len(split_list(self.teachers))
         models = split_list(self.teacher_models)
         if models and len(models) != guides:

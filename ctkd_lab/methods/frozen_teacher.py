@@ -21,6 +21,7 @@ from ..losses import fidelity
 from ..models import build_model
 from .base import Method
 from .options import option
+from .student_quant import QuantOptions, quantize_student
 from .teachers import network_from_checkpoint
 
 TEACHER_HINT = ("train one with `ctkd-lab train --method vanilla --model resnet20 --out runs/teacher` "
@@ -28,8 +29,8 @@ TEACHER_HINT = ("train one with `ctkd-lab train --method vanilla --model resnet2
 
 
 @dataclass
-class TeacherOptions:
-    """Options of a method with a frozen teacher; subclasses add their own."""
+class TeacherOptions(QuantOptions):
+    """Options of a method with a frozen teacher (and its student's bit-widths); subclasses add their own."""
 
     teacher: str | None = option(None, "run folder, checkpoint.pt or zoo:<name> of the frozen teacher "
                                  "(trained by the kit)", kind="checkpoint", required=TEACHER_HINT,
@@ -41,7 +42,8 @@ class TeacherOptions:
 def load_teacher(path: str, dataset, arch: str | None = None, what: str = "teacher") -> nn.Module:
     """The network of the run folder or checkpoint ``path``, checked against ``dataset`` and ``arch``."""
     net, _info = network_from_checkpoint(path, dataset=dataset.name, num_classes=dataset.num_classes,
-                                         in_channels=dataset.in_channels, arch=arch, what=what)
+                                         in_channels=dataset.in_channels, arch=arch, what=what,
+                                         image_size=dataset.image_size)
     return net
 
 
@@ -52,9 +54,12 @@ class FrozenTeacherMethod(Method):
     def build(cls, config, dataset):
         opts = cls.make_options(config.options)
         student = build_model(config.model, dataset.num_classes, dataset.in_channels)
+        quant = quantize_student(opts, student)
         teacher = load_teacher(opts.teacher, dataset, opts.teacher_model)
         extra = cls.check_pair(student, teacher, opts, dataset)
-        return cls({"student": student, "teacher": teacher}, frozen=("teacher",), options=opts, **extra)
+        method = cls({"student": student, "teacher": teacher}, frozen=("teacher",), options=opts, **extra)
+        method.quant = quant
+        return method
 
     @classmethod
     def check_pair(cls, student: nn.Module, teacher: nn.Module, opts, dataset) -> dict:

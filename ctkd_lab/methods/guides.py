@@ -27,10 +27,11 @@ from ..models import build_model
 from .base import Method, StepOutput
 from .frozen_teacher import load_teacher
 from .options import option
+from .student_quant import QuantOptions, quantize_student
 
 
 @dataclass
-class GuideOptions:
+class GuideOptions(QuantOptions):
     """The loss options every guided method has (methods.md section 2: code defaults T = 5, lam = 1)."""
 
     temperature: float = option(5.0, "T of the softened distributions (DGKD code: 5)", low=0.0, low_open=True)
@@ -86,12 +87,15 @@ class GuidedMethod(Method):
     def build(cls, config, dataset):
         opts = cls.make_options(config.options)
         student = build_model(config.model, dataset.num_classes, dataset.in_channels)
+        quant = quantize_student(opts, student)
         nets = [load_teacher(path, dataset, arch, what="guide") for path, arch in cls.guide_sources(opts)]
         roles = guide_roles([net.describe()["arch"] for net in nets])
-        return cls({"student": student, **dict(zip(roles, nets))}, roles, opts, seed=config.seed)
+        method = cls({"student": student, **dict(zip(roles, nets))}, roles, opts, seed=config.seed)
+        method.quant = quant
+        return method
 
     def describe(self) -> dict:
-        return {"guides": self.guides, **self.drop_spec()}
+        return {**super().describe(), "guides": self.guides, **self.drop_spec()}
 
     # -- the stochastic-teaching draw ------------------------------------------------------
     def keep_for(self, draw: int) -> list[bool]:
