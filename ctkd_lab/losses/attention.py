@@ -6,6 +6,8 @@ from collections.abc import Sequence
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..resample import pool_to
+
 
 def _check_features(name: str, label: str, features: Tensor) -> None:
     if not isinstance(features, Tensor):
@@ -56,9 +58,9 @@ def match_spatial(student: Tensor, teacher: Tensor) -> tuple[Tensor, Tensor]:
     """Adaptive-average-pool whichever map is larger down to the smaller spatial size."""
     target = (min(student.shape[2], teacher.shape[2]), min(student.shape[3], teacher.shape[3]))
     if tuple(student.shape[2:]) != target:
-        student = F.adaptive_avg_pool2d(student, target)
+        student = pool_to(student, target)
     if tuple(teacher.shape[2:]) != target:
-        teacher = F.adaptive_avg_pool2d(teacher, target)
+        teacher = pool_to(teacher, target)
     return student, teacher
 
 

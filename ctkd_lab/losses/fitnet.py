@@ -1,8 +1,9 @@
 """FitNet hints (Romero et al., ICLR 2015): regress the teacher's features from the student's."""
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch import Tensor, nn
+
+from ..resample import pool_to
 
 
 def make_regressor(student_channels: int, teacher_channels: int) -> nn.Module:
@@ -60,7 +61,7 @@ def fitnet_loss(student_features: Tensor, teacher_features: Tensor, regressor: n
         min(regressed.shape[3], teacher_features.shape[3]),
     )
     if tuple(regressed.shape[2:]) != target:
-        regressed = F.adaptive_avg_pool2d(regressed, target)
+        regressed = pool_to(regressed, target)
     if tuple(teacher_features.shape[2:]) != target:
-        teacher_features = F.adaptive_avg_pool2d(teacher_features, target)
+        teacher_features = pool_to(teacher_features, target)
     return (regressed - teacher_features).pow(2).mean()
