@@ -143,6 +143,22 @@ def test_batches_are_a_function_of_seed_and_epoch_only(splits):
     assert torch.cat([y for _, y in batches(one)]).tolist() == train.labels[one.indices()].tolist()
 
 
+def test_workers_persist_across_epochs_and_each_epoch_stays_exact(splits):
+    """One DataLoader for the loader's life: the same worker processes serve every epoch (persistent_workers),
+    each epoch is still the workerless loader's, and an epoch can be replayed (resume) in any order."""
+    train = splits[0]
+    plain, kept = loader(train, workers=0), loader(train, workers=2)
+    pids = []
+    for epoch in (0, 1, 0, 2):
+        plain.set_epoch(epoch)
+        kept.set_epoch(epoch)
+        want, got = batches(plain), batches(kept)
+        assert all(torch.equal(xa, xb) and torch.equal(ya, yb) for (xa, ya), (xb, yb) in zip(want, got)), epoch
+        pids.append(tuple(w.pid for w in kept._dataloader()._iterator._workers))
+    assert kept._dataloader().persistent_workers and len(set(pids)) == 1 and len(pids[0]) == 2
+    assert not plain._dataloader().persistent_workers  # no workers, nothing to keep
+
+
 def test_augmentation_is_real_and_follows_flip_and_pad(splits):
     train = splits[0]
     plain = torch.cat([x for x, _ in loader(train, train=False, batch_size=36)])
@@ -234,6 +250,22 @@ def test_choose_data_path_reasons():
     assert choose_data_path("auto", 2 * gb, 23 * gb, copies=8) == (
         "stream", "stream: the decoded splits need 2.0 GB in each of 8 processes, more than 50% of the 23.0 GB "
                   "available")
+    # on a GPU the memory path holds the splits there too: 6 GB fit the host's 64 GB but not half of 10 GB free
+    assert choose_data_path("auto", 6 * gb, 64 * gb, gpu_free=10 * gb) == (
+        "stream", "stream: the decoded splits need 6.0 GB on the GPU, more than 50% of its 10.0 GB free")
+    assert choose_data_path("auto", 4 * gb, 64 * gb, gpu_free=10 * gb) == (
+        "memory", "memory: the decoded splits need 4.0 GB, within 50% of the 64.0 GB available and of the GPU's "
+                  "10.0 GB free")
+
+
+def test_load_dataset_asks_the_gpu_only_on_cuda(monkeypatch):
+    from ctkd_lab.data import registry
+
+    asked = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda d: asked.append(str(d)) or (3 * 10**9, 8 * 10**9))
+    assert registry.gpu_free_memory("cpu") is None and registry.gpu_free_memory(None) is None and not asked
+    assert registry.gpu_free_memory("cuda:1") == 3 * 10**9 and asked == ["cuda:1"]
 
 
 def test_stats_are_cached(tree, monkeypatch):

@@ -9,7 +9,7 @@ from ..data import eval_loader, load_dataset
 from ..errors import UserError
 from ..methods.teachers import network_from_checkpoint
 from ..train.device import pick_device
-from ..train.evaluate import agreement, expected_calibration_error, mean_kl, network_logits
+from ..train.evaluate import agreement, expected_calibration_error, mean_kl, network_logits, recorded_placement
 from .study_runs import study_runs
 from .study_stats import mean_std
 
@@ -33,19 +33,19 @@ def fidelity_to_teacher(out: str | Path, methods: list[str], teacher: str | Path
     dev = pick_device(device)
     loader = eval_loader(ds, device=dev)
 
-    def test_logits(net):
-        return network_logits(net.to(dev), loader)[0]
+    def test_logits(net, info):  # as each network's run computed (its recorded precision)
+        return network_logits(net.to(dev), loader, **recorded_placement(info))[0]
 
     labels = torch.cat([y for _, y in loader])
-    t_net, _ = network_from_checkpoint(teacher, dataset=ds.name, num_classes=ds.num_classes,
+    t_net, t_info = network_from_checkpoint(teacher, dataset=ds.name, num_classes=ds.num_classes,
                                        in_channels=ds.in_channels, what="teacher")
-    z_t = test_logits(t_net)
+    z_t = test_logits(t_net, t_info)
     rows = []
     for method, method_runs in runs.items():
         agree, kls, eces = [], [], []
         for run in method_runs:
-            net, _ = network_from_checkpoint(run["folder"], what="student")
-            z_s = test_logits(net)
+            net, info = network_from_checkpoint(run["folder"], what="student")
+            z_s = test_logits(net, info)
             agree.append(agreement(z_s, z_t))
             kls.append(mean_kl(z_t, z_s))
             eces.append(expected_calibration_error(z_s, labels))

@@ -162,7 +162,7 @@ def test_set_logits(run_folder: str | Path, role: str | None = None, limit: int 
     """
     from ..data import EVAL_BATCH_SIZE, Split, eval_loader, load_dataset
     from ..methods.teachers import network_from_checkpoint
-    from ..train.evaluate import network_logits
+    from ..train.evaluate import network_logits, recorded_placement
     from .runs import run_config
 
     cfg = run_config(run_folder)["config"]
@@ -171,6 +171,6 @@ def test_set_logits(run_folder: str | Path, role: str | None = None, limit: int 
                                         in_channels=ds.in_channels, what="network")
     test = ds.test if limit is None else Split(ds.test.images[:limit], ds.test.labels[:limit])
     loader = eval_loader(ds, test, device=device, batch_size=batch_size or EVAL_BATCH_SIZE)
-    logits = network_logits(net.to(device), loader)[0].cpu()
+    logits = network_logits(net.to(device), loader, **recorded_placement(info))[0].cpu()
     return {"logits": logits, "labels": test.labels.clone(), "images": test.images.clone(),
             "classes": list(ds.classes), "role": info["role"], "arch": info["arch"]}

@@ -99,6 +99,18 @@ def available_memory() -> int | None:
     return room if found is None else min(found, room)
 
 
+def gpu_free_memory(device) -> int | None:
+    """Free bytes on ``device`` when it is a CUDA GPU (``torch.cuda.mem_get_info``), else None."""
+    if device is None:
+        return None
+    import torch
+
+    device = torch.device(device)
+    if device.type != "cuda" or not torch.cuda.is_available():
+        return None
+    return int(torch.cuda.mem_get_info(device)[0])
+
+
 def human_bytes(n: float) -> str:
     """``187.3 GB`` (powers of 1000)."""
     for unit in ("B", "kB", "MB", "GB"):
@@ -109,12 +121,15 @@ def human_bytes(n: float) -> str:
 
 
 def choose_data_path(data_path: str, needed: int | None, available: int | None, memory_share: float = 0.5,
-                     cannot: str = "this data set cannot stream", copies: int = 1) -> tuple[str, str]:
+                     cannot: str = "this data set cannot stream", copies: int = 1,
+                     gpu_free: int | None = None) -> tuple[str, str]:
     """("memory" or "stream", a one-line reason). ``needed``: bytes of the decoded splits of a data set
     that can stream (None: it cannot, because ``cannot``); ``available``: bytes of memory (None: unknown);
-    ``copies``: how many processes on this machine would each hold them (torchrun's processes per node).
+    ``copies``: how many processes on this machine would each hold them (torchrun's processes per node);
+    ``gpu_free``: on a GPU, its free bytes (the memory path moves the splits there: one copy per GPU).
 
-    "auto" streams when ``copies * needed`` exceeds ``memory_share`` of ``available``; otherwise memory.
+    "auto" streams when ``copies * needed`` exceeds ``memory_share`` of ``available``, or ``needed`` exceeds
+    ``memory_share`` of ``gpu_free``; otherwise memory.
     """
     if data_path != "auto":
         return data_path, f"{data_path}: asked for (data_path={data_path!r})"
@@ -127,12 +142,17 @@ def choose_data_path(data_path: str, needed: int | None, available: int | None, 
     if needed * copies > memory_share * available:
         return "stream", f"stream: the decoded splits need {need}, more than {share} of the " \
                          f"{human_bytes(available)} available"
-    return "memory", f"memory: the decoded splits need {need}, within {share} of the {human_bytes(available)} available"
+    if gpu_free is not None and needed > memory_share * gpu_free:
+        return "stream", f"stream: the decoded splits need {human_bytes(needed)} on the GPU, more than {share} of " \
+                         f"its {human_bytes(gpu_free)} free"
+    on_gpu = "" if gpu_free is None else f" and of the GPU's {human_bytes(gpu_free)} free"
+    return "memory", f"memory: the decoded splits need {need}, within {share} of the {human_bytes(available)} " \
+                     f"available{on_gpu}"
 
 
 def load_dataset(name: str = "digits", root: str | Path | None = None, cache_dir: str | Path | None = None,
                  download: bool = False, image_size: int | None = None, data_path: str = "memory",
-                 memory_share: float = 0.5, copies: int = 1) -> Dataset:
+                 memory_share: float = 0.5, copies: int = 1, device=None) -> Dataset:
     """Load a data set by name: into memory as uint8 tensors (decoding and caching it on first use),
     or, for data larger than memory, as file lists streamed batch by batch.
 
@@ -143,7 +163,9 @@ def load_dataset(name: str = "digits", root: str | Path | None = None, cache_dir
     Tiny ImageNet as the CTKD code does; a streamed set defaults to its first image's size).
     ``data_path``: "memory", "stream" (only :data:`STREAMABLE` sets) or "auto" (stream when the decoded
     splits would need more than ``memory_share`` of the memory available now; ``copies``: the processes
-    on this machine that would each hold them, torchrun's processes per node). The choice and its
+    on this machine that would each hold them, torchrun's processes per node; ``device``: where training
+    runs; on CUDA, auto also streams when the splits would take more than ``memory_share`` of the GPU's free
+    memory, since the memory path holds them there). The choice and its
     reason are on the result: ``Dataset.streaming``, ``Dataset.data_path_reason``.
     """
     name = canonical_name(name)
@@ -164,7 +186,8 @@ def load_dataset(name: str = "digits", root: str | Path | None = None, cache_dir
             cannot = "its images are not square, so streaming it needs image_size"
     needed = None if listed is None else decoded_bytes(listed[0], listed[1])
     available = available_memory() if data_path == "auto" and needed is not None else None
-    path, reason = choose_data_path(data_path, needed, available, memory_share, cannot, copies)
+    gpu_free = gpu_free_memory(device) if data_path == "auto" and needed is not None else None
+    path, reason = choose_data_path(data_path, needed, available, memory_share, cannot, copies, gpu_free)
     if path == "stream":
         train_files, test_files, classes = listed
         mean, std = found.stats or stream.split_stats(train_files, cache_dir, found.name or name)

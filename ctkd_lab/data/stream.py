@@ -249,6 +249,7 @@ class StreamLoader:
         self._images = _Images(split, transform)
         self._pin = self.device.type == "cuda"
         std_t = torch.tensor(std, dtype=torch.float32)
+        self._loader: DataLoader | None = None  # built on first use (:meth:`_dataloader`)
         mean_t = torch.tensor(mean, dtype=torch.float32)
         self._scale = (1.0 / (255.0 * std_t)).view(1, 3, 1, 1).to(self.device)
         self._shift = (mean_t / std_t).view(1, 3, 1, 1).to(self.device)
@@ -276,12 +277,19 @@ class StreamLoader:
         return torch.tensor(self.sampler.order(), dtype=torch.int64)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        # a fresh DataLoader (and workers) per epoch; its own generator keeps the global RNG untouched
-        generator = torch.Generator().manual_seed(sample_seed(self.seed, self.epoch, -1))
-        loader = DataLoader(self._images, batch_size=self.batch_size, sampler=self.sampler,
-                            num_workers=self.workers, pin_memory=self._pin, drop_last=self.drop_last,
-                            persistent_workers=False, generator=generator)
-        for images, labels in loader:
+    def _dataloader(self) -> DataLoader:
+        """One DataLoader for the loader's life: with workers, they persist from epoch to epoch (no new
+        processes each epoch). The sampler (``set_epoch``) gives each epoch's order and seeds; each image's
+        augmentation is seeded by its position, so the workers' own seeds never matter. Its generator keeps
+        the global RNG untouched."""
+        if self._loader is None:
+            generator = torch.Generator().manual_seed(sample_seed(self.seed, 0, -1))
+            self._loader = DataLoader(self._images, batch_size=self.batch_size, sampler=self.sampler,
+                                      num_workers=self.workers, pin_memory=self._pin, drop_last=self.drop_last,
+                                      persistent_workers=self.workers > 0, generator=generator)
+        return self._loader
+
+        for images, labels in self._dataloader():
             x = images.to(self.device, non_blocking=self._pin).float().mul_(self._scale).sub_(self._shift)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)

@@ -37,10 +37,37 @@ def mean_kl(teacher_logits: torch.Tensor, student_logits: torch.Tensor) -> float
     return float(fidelity(student_logits, teacher_logits)[1])
 
 
-def network_logits(net, loader) -> tuple[torch.Tensor, torch.Tensor]:
-    """One network's float32 logits over ``loader`` (eval mode, no gradient; mode restored) and the labels."""
+#: what a checkpoint without a recorded placement (written before it was recorded) is evaluated in
+DEFAULT_PLACEMENT = {"precision": "fp32", "channels_last": False}
+
+
+def recorded_placement(source: dict) -> dict:
+    """``{"precision", "channels_last"}`` the run of a kit checkpoint (or of ``network_from_checkpoint``'s
+    info) computed in: its resolved precision (bf16 for ``--precision auto`` on CUDA), so scoring its network
+    later computes as the trainer did."""
+    recorded = source.get("placement") or {}
+    return {k: recorded.get(k, default) for k, default in DEFAULT_PLACEMENT.items()}
+
+
+def network_logits(net, loader, precision: str = "fp32", channels_last: bool = False
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One network's float32 logits over ``loader`` (eval mode, no gradient; mode restored) and the labels.
+
+    ``precision`` and ``channels_last``: pass a checkpoint's :func:`recorded_placement` (as
+    ``network_from_checkpoint``'s info holds it) to compute as its run's trainer did; then the accuracy equals
+    the run's metrics.json on the device it trained on (under bf16 autocast, fp32 scoring differs).
+    """
+    from .device import autocast
+
+    if channels_last:
+        net.to(memory_format=torch.channels_last)
+    pairs = []
     with evaluating(net):
-        pairs = [(net(x).float(), y) for x, y in loader]
+        for x, y in loader:
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with autocast(x.device, precision):
+                pairs.append((net(x).float(), y))
     return torch.cat([z for z, _ in pairs]), torch.cat([y for _, y in pairs])
 
 

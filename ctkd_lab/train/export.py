@@ -29,6 +29,7 @@ def slim_checkpoint(ckpt: dict, role: str | None = None) -> dict:
         "networks": {role: ckpt["networks"][role]},
         "method_state": {k: v.detach().clone() for k, v in ckpt["method_state"].items() if k.startswith(prefix)},
         "metrics": {role: ckpt.get("metrics", {}).get(role, {})},
+        "placement": ckpt.get("placement") or {},  # the precision it computed in (eval scores it so)
     }
 
 
