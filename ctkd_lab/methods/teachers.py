@@ -127,6 +127,6 @@ def network_from_checkpoint(path: str | Path, role: str | None = None, *, datase
     net.eval()
     info = {"path": str(p), "zoo": path if is_zoo_name(path) else None, "role": role, "arch": desc["arch"],
             "dataset": trained_on, "num_classes": desc["num_classes"],
-            "test_acc": ckpt.get("metrics", {}).get(role, {}).get("test_acc"), "image_size": trained_size,
+            "test_acc": ckpt.get("metrics", {}).get(role, {}).get("test_acc"),
             "placement": ckpt.get("placement") or {}}  # what its run computed in (train.evaluate.recorded_placement)
     return net, info
