@@ -280,3 +280,22 @@ def test_commands_that_train_many_runs_refuse_torchrun(monkeypatch, capsys, tmp_
     assert main(["compare", "--methods", "vanilla", "--seeds", "0", "--out", str(tmp_path / "s")]) == 2
     assert "`compare` trains many runs and is not for torchrun" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
+
+
+def test_frozen_roles_are_ignored_by_ddp_with_or_without_its_private_api(monkeypatch):
+    """The private DDP call is used where torch has it; without it, a warning and nothing else (the frozen
+    parameters take no gradient anyway)."""
+    import torch
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    from ctkd_lab.train.distributed import ignore_in_ddp
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    assert ignore_in_ddp(net, ["0.weight", "1.running_mean"])
+    assert net._ddp_params_and_buffers_to_ignore == ["0.weight", "1.running_mean"]
+    assert getattr(net[0].weight, "_ddp_ignored", False) and not getattr(net[0].bias, "_ddp_ignored", False)
+    monkeypatch.delattr(DDP, "_set_params_and_buffers_to_ignore_for_model")
+    other = torch.nn.Linear(2, 2)
+    with pytest.warns(UserWarning, match="no DDP API"):
+        assert not ignore_in_ddp(other, ["weight"])
+    assert not hasattr(other, "_ddp_params_and_buffers_to_ignore")

@@ -192,6 +192,26 @@ def broadcast_trained(world: World, method) -> None:
                 dist.broadcast(t.data, src=0)
 
 
+def ignore_in_ddp(method, names: list[str]) -> bool:
+    """Tell DDP to leave the frozen roles' parameters and buffers alone (``names``: their fully qualified
+    names). It has no public API for this: the private ``_set_params_and_buffers_to_ignore_for_model`` is
+    used where it exists (torch 1.8 to 2.x); True when it was. Without it, the fallback is harmless: a
+    frozen role's parameters have ``requires_grad=False``, so DDP reduces no gradient of theirs, and its
+    buffers, loaded from the same checkpoint in every process, are broadcast unchanged (a little traffic).
+    """
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    setter = getattr(DDP, "_set_params_and_buffers_to_ignore_for_model", None)
+    if callable(setter):
+        setter(method, names)
+        return True
+    import warnings
+
+    warnings.warn("this torch has no DDP API to ignore the frozen teachers; their buffers are broadcast "
+                  "(identical in every process) and their parameters take no gradient", stacklevel=2)
+    return False
+
+
 def wrap_method(method, world: World, device: torch.device):
     """``DistributedDataParallel`` around ``method`` with its frozen roles ignored; ``method`` itself
     with one process. The wrapper is only the step's forward; evaluation uses ``method`` directly.
@@ -206,6 +226,6 @@ def wrap_method(method, world: World, device: torch.device):
     ignored = [f"networks.{role}.{name}" for role in method.frozen
                for name, _ in list(method.networks[role].named_parameters())
                + list(method.networks[role].named_buffers())]
-    DDP._set_params_and_buffers_to_ignore_for_model(method, ignored)
+    ignore_in_ddp(method, ignored)
     return DDP(method, device_ids=[device.index] if device.type == "cuda" else None,
                find_unused_parameters=bool(getattr(method, "ddp_find_unused", False)))
