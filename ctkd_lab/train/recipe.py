@@ -1,6 +1,7 @@
 """Recipes: a run described as data, a JSON file of TrainConfig fields plus the method's options.
 
     {"comment": "CTKD, docs/methods.md 'CTKD: collaborative teaching' ...",
+     "source": "Zhao et al., IEEE Trans. Cybernetics 2022 and its code lineage ...",
      "method": "ctkd", "model": "wrn_16_1", "dataset": "cifar10", "epochs": 200, ...,
      "options": {"expert": "<a run folder of a WRN-40-1 trained on CIFAR-10>", "gamma": 0.03}}
 
@@ -8,7 +9,9 @@
 command line override them (a method option flag overrides that one option). The file is checked
 strictly before any work: unknown keys, a value of the wrong kind, an option the method does not
 have. A string ``"<...>"`` is a placeholder the user must fill: left in, it is an error that names
-the flag to give (``--expert``) and what the placeholder says to pass.
+the flag to give (``--expert``) and what the placeholder says to pass. ``comment`` and ``source`` are for
+the reader: what the run is, and the paper or released code its values come from (every file in
+``recipes/`` has both; a recipe of your own may leave them out).
 """
 from __future__ import annotations
 
@@ -20,8 +23,8 @@ from ..errors import UserError, flag
 from ..methods import get_method
 from .config import TrainConfig
 
-#: keys a recipe may hold besides TrainConfig's fields
-EXTRA_KEYS = ("comment",)
+#: keys a recipe may hold besides TrainConfig's fields (text for the reader, not used by the run)
+EXTRA_KEYS = ("comment", "source")
 
 
 def is_placeholder(value) -> bool:
@@ -30,7 +33,8 @@ def is_placeholder(value) -> bool:
 
 
 def read_recipe(path: str | Path) -> dict:
-    """The recipe file as a dict (``comment`` dropped), its keys checked; a UserError names what is wrong."""
+    """The recipe file as a dict (``comment`` and ``source`` dropped), its keys checked; a UserError names what
+    is wrong."""
     p = Path(path)
     try:
         data = json.loads(p.read_text())
@@ -45,7 +49,10 @@ def read_recipe(path: str | Path) -> dict:
     unknown = sorted(set(data) - known - set(EXTRA_KEYS))
     if unknown:
         raise UserError(f"'{path}' has unknown key(s) {', '.join(unknown)}; a recipe holds TrainConfig fields "
-                        f"({', '.join(sorted(known))}) and a comment")
+                        f"({', '.join(sorted(known))}), a comment and a source")
+    for key in EXTRA_KEYS:
+        if key in data and not (isinstance(data[key], str) and data[key].strip()):
+            raise UserError(f"'{path}': {key} must be a non-empty string (text for the reader), got {data[key]!r}")
     if not isinstance(data.get("options", {}), dict):
         raise UserError(f"'{path}': options must be a JSON object of the method's options, e.g. "
                         f'{{"gamma": 0.03}}; got {data["options"]!r}')
