@@ -4,8 +4,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-import torch
+# The suite computes on the CPU wherever it runs, a GPU machine included: tests compare exact numbers,
+# and those are per device. `make gpu-check` (scripts/gpu_check.py) sets CTKD_TEST_DEVICE=cuda: the GPUs
+# stay visible and the tests that read TEST_DEVICE (resume, precision, host syncs) run on CUDA instead.
+TEST_DEVICE = os.environ.get("CTKD_TEST_DEVICE", "cpu")
+if TEST_DEVICE == "cpu":
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""  # before anything asks CUDA; subprocesses inherit it
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CIFAR = Path(os.environ.get("CTKD_SHARED_DATA", REPO.parent / "shared" / "data")) / "cifar10-jpg.tar.gz"

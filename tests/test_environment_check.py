@@ -6,16 +6,18 @@ import torch
 import ctkd_lab
 from ctkd_lab.analysis.environment import environment_report
 from ctkd_lab.data import dataset_names
+from ctkd_lab.train.device import pick_device
 
 
 def test_environment_report_contents():
     report = environment_report()
-    assert report["device"] == "cpu"  # this machine has no GPU
+    cuda = torch.cuda.is_available()  # the same test on a machine with or without a GPU
+    assert report["device"] == str(pick_device("auto")) == ("cuda" if cuda else report["device"])
     assert report["device_requested"] == "auto"
     assert report["run_threads"] >= 1 and "thread" in report["run_threads_reason"]
     assert report["torch"] == torch.__version__ and report["ctkd_lab"] == ctkd_lab.__version__
     assert report["cpu_threads"] == torch.get_num_threads() >= 1 and report["cpu_count"] >= 1
-    assert report["cuda_available"] is False and report["cuda_devices"] == []
+    assert report["cuda_available"] is cuda and len(report["cuda_devices"]) == torch.cuda.device_count() * cuda
     assert isinstance(report["mps_available"], bool)
     rows = {r["name"]: r for r in report["datasets"]}
     assert list(rows) == dataset_names()
@@ -33,7 +35,7 @@ def test_environment_figure_lists_every_data_set():
     assert machine.type == data.type == "table"
     assert list(data.cells.values[0]) == [r["name"] for r in report["datasets"]]
     assert list(data.cells.values[1])[0] == "yes"
-    assert any("cpu" in v for v in machine.cells.values[1])
+    assert any(report["device"] in v for v in machine.cells.values[1])  # cpu here, cuda on a GPU machine
 
 
 def test_accuracy_bars_figure():

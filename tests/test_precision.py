@@ -4,6 +4,7 @@ resolved to when it started. CPU bf16 autocast stands in for a GPU's."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
@@ -13,8 +14,9 @@ from ctkd_lab.cli import main
 from ctkd_lab.train import TrainConfig, Trainer, train
 from ctkd_lab.train.evaluate import network_logits, recorded_placement
 
+# on the CPU (CTKD_TEST_DEVICE=cuda under `make gpu-check`: the same checks on a GPU)
 TINY = dict(method="vanilla", model="resnet8", dataset="digits", per_class=8, image_size=16, batch_size=16,
-            device="cpu", threads=1, log_every=100)
+            device=os.environ.get("CTKD_TEST_DEVICE", "cpu"), threads=1, log_every=100)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,7 @@ def bf16_run(tmp_path_factory):
 def test_eval_of_a_bf16_run_equals_its_metrics(bf16_run, capsys, tmp_path):
     out, metrics = bf16_run
     assert json.loads((out / "config.json").read_text())["resolved"]["precision"] == "bf16"
-    assert main(["eval", "--checkpoint", str(out), "--device", "cpu"]) == 0
+    assert main(["eval", "--checkpoint", str(out), "--device", TINY["device"]]) == 0
     scored = json.loads(capsys.readouterr().out)
     assert scored["precision"] == "bf16"
     assert scored["test_acc"] == pytest.approx(metrics["student"]["test_acc"], abs=1e-6)
@@ -35,7 +37,7 @@ def test_eval_of_a_bf16_run_equals_its_metrics(bf16_run, capsys, tmp_path):
     assert scored["ece"] == pytest.approx(metrics["student"]["ece"], abs=1e-6)
     # an exported network keeps the precision: scoring the file alone gives the same numbers
     assert main(["export", "--checkpoint", str(out), "--out", str(tmp_path / "student.pt")]) == 0
-    alone = evaluate_checkpoint(tmp_path / "student.pt", device="cpu")
+    alone = evaluate_checkpoint(tmp_path / "student.pt", device=TINY["device"])
     assert alone["precision"] == "bf16" and alone["test_loss"] == scored["test_loss"]
 
 
@@ -47,7 +49,7 @@ def test_scoring_in_fp32_would_not_equal_the_bf16_run(bf16_run):
 
     out, metrics = bf16_run
     net, info = network_from_checkpoint(out, what="network")
-    assert recorded_placement(info) == {"precision": "bf16", "channels_last": True}
+    assert recorded_placement(info) == {"precision": "bf16", "channels_last": True}  # channels_last: CPU and CUDA
     ds = load_dataset("digits", image_size=16)
     z32, y = network_logits(net, eval_loader(ds))
     loss32 = float(torch.nn.functional.cross_entropy(z32, y))
@@ -72,7 +74,7 @@ def test_a_resumed_auto_run_keeps_the_precision_it_started_with(tmp_path):
     """A run whose auto resolved to bf16 (as on CUDA) resumed where auto means fp32 (this CPU) goes on in
     bf16; config.json's record of the resolved precision is what decides."""
     out = tmp_path / "run"
-    config = TrainConfig(epochs=2, precision="auto", **TINY)
+    config = TrainConfig(epochs=2, precision="auto", **{**TINY, "device": "cpu"})
     with pytest.raises(_Stop):
         Trainer(config, out=out, quiet=True, callbacks=[_stop_after_first_epoch]).run()
     record = json.loads((out / "config.json").read_text())

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -11,13 +12,18 @@ import pytest
 
 from ctkd_lab.train import read_jsonl, train
 
-ARGS = dict(dataset="digits", model="resnet8", epochs=4, batch_size=64, lr=0.05, seed=3, log_every=4)
+# --deterministic: the setting the exact-resume guarantee names (on CUDA it is what makes it hold; the
+# CPU is deterministic either way). The device is pinned to the CPU; `make gpu-check` runs this test
+# again with CTKD_TEST_DEVICE=cuda
+ARGS = dict(dataset="digits", model="resnet8", epochs=4, batch_size=64, lr=0.05, seed=3, log_every=4,
+            deterministic=True, device=os.environ.get("CTKD_TEST_DEVICE", "cpu"))
 
 
 def _cli_args(out):
     flags = []
     for k, v in ARGS.items():
-        flags += [f"--{k.replace('_', '-')}", str(v)]
+        flag = f"--{k.replace('_', '-')}"
+        flags += ([flag] if v is True else [f"--no-{flag[2:]}"]) if isinstance(v, bool) else [flag, str(v)]
     return [sys.executable, "-m", "ctkd_lab.cli", "train", *flags, "--out", str(out), "--quiet"]
 
 
