@@ -7,7 +7,7 @@ PORT   ?= 8888
 # extra `jupyter lab` flags, e.g. make lab LAB_FLAGS="--no-browser --ServerApp.ip=0.0.0.0" (in a container)
 LAB_FLAGS ?=
 
-.PHONY: setup lab test test-fast lint notebooks benchmark clean
+.PHONY: setup lab test test-fast lint notebooks benchmark gpu-check clean
 
 setup: $(STAMP)
 
@@ -38,6 +38,11 @@ notebooks: setup
 
 benchmark: setup
 	$(PY) benchmarks/throughput.py
+
+# the first command on a CUDA machine: GPU tests, every method under bf16 + --deterministic, resume on CUDA,
+# torchrun with nccl (2 GPUs), a throughput table; one summary (each part skipped, one line, without a GPU)
+gpu-check: setup
+	$(PY) scripts/gpu_check.py
 
 clean:
 	rm -rf build .pytest_cache

@@ -17,7 +17,7 @@ with the same interface; :func:`make_loader` and :func:`eval_loader` pick the ri
 from __future__ import annotations
 
 import math
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 
@@ -131,11 +131,18 @@ class DeviceLoader:
             out = out * inside[:, None]
         return out
 
+    def _to_device(self, t: torch.Tensor | None) -> torch.Tensor | None:
+        """A CPU plan tensor on the device; on CUDA through pinned memory without waiting (a plain copy
+        would make the host wait for the GPU once per epoch)."""
+        if t is None or self.device.type == "cpu":
+            return t
+        if self.device.type == "cuda":
+            return t.pin_memory().to(self.device, non_blocking=True)
+        return t.to(self.device)
+
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order, shifts, coins = self._plan()
-        order = order.to(self.device)
-        shifts = None if shifts is None else shifts.to(self.device)
-        coins = None if coins is None else coins.to(self.device)
+        order, shifts, coins = (self._to_device(t) for t in (order, shifts, coins))
         n = order.numel()
         stop = n - n % self.batch_size if self.drop_last else n
         for start in range(0, stop, self.batch_size):
