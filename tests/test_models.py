@@ -191,3 +191,14 @@ def test_count_parameters_skips_frozen_weights():
     total = count_parameters(model)
     model.head.requires_grad_(False)
     assert count_parameters(model) == total - (64 * 10 + 10)
+
+
+def test_models_command_lists_parameter_counts(capsys):
+    from ctkd_lab.cli import main
+
+    assert main(["models"]) == 0
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert rows["resnet18"] == ["11,173,962", "11,220,132", "any", "size"]
+    assert rows["plain2-code"] == ["13,082", "215,172", "32x32", "only"]
+    assert rows["plain10-code"][1] == f"{count_parameters(build_model('plain10-code', 100)):,}"
+    assert rows["wrn_40_1"][1] == "569,780"

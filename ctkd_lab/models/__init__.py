@@ -3,9 +3,12 @@
     >>> model = build_model("resnet20", num_classes=10)
     >>> logits, features = model(images, return_features=True)   # one feature per stage
 
-Names: CIFAR ResNets ``resnet8 ... resnet110``, ``resnet8x4``, ``resnet32x4``; pre-activation Wide
-ResNets ``wrn_<depth>_<width>`` (any depth 6n+4, any width >= 1); plain CNNs ``plain2 ... plain10``
-(the TAKD/DGKD chains); VGG with BN ``vgg8``, ``vgg11``, ``vgg13``. All expect 32x32 inputs.
+Names: CIFAR ResNets ``resnet8 ... resnet110``, ``resnet8x4``, ``resnet32x4`` and the four-stage
+``resnet18``, ``resnet34``; pre-activation Wide ResNets ``wrn_<depth>_<width>`` (any depth 6n+4, any
+width >= 1); plain CNNs ``plain2 ... plain10`` (the TAKD/DGKD chains, pooled head) and the released code's
+own ``plain2-code ... plain10-code`` (flatten + FC head); VGG with BN ``vgg8``, ``vgg11``, ``vgg13``. All
+are built for 32x32 inputs; the ``-code`` plain CNNs take nothing else (``input_size``), the others any size.
+:mod:`.catalog` lists them with their parameter counts (``ctkd-lab models``).
 
 Each family registers its names in ``MODELS`` with one decorated factory
 ``(name, num_classes, in_channels) -> StagedNet`` in its own module; a new family is a new module

@@ -11,8 +11,9 @@ every stage but the first, so stage outputs are at 32, 16, 8, 4 pixels. Layout (
 
 So the smaller nets have fewer stages (as in the TAKD code): feature methods that pair stages
 must pair by resolution, not by index. Head: global average pool -> one linear layer. (The
-TAKD code flattens and uses one or two FC layers; the pooled head keeps the capacity in the
-convs, so parameters grow strictly with N, and works for any input size.) The pools use
+TAKD/DGKD code flattens and uses one or two FC layers, and its own layouts and widths: those networks
+are ``plain<N>-code``, :mod:`.plain_code`. The pooled head keeps the capacity in the convs, so
+parameters grow strictly with N, and works for any input size.) The pools use
 ``ceil_mode=True``: identical on even sizes, and a tiny input (8x8 digits) never shrinks to 0.
 Stage features are each stage's last ReLU output.
 """
