@@ -36,7 +36,7 @@ def run_once(kind: str, procs: int, threads: int, args, folder: Path) -> float:
     data = (["--dataset", "cifar10-jpg", "--per-class", str(args.per_class)] if SHARED.is_file()
             else ["--dataset", "digits"])
     train = ["train", "--method", "vanilla", "--model", args.model, "--epochs", "2", "--eval-every", "2",
-             "--batch-size", str(args.batch_size), "--quiet", "--out", str(folder), *data]
+             "--batch-size", str(args.batch_size), "--threads", str(threads), "--quiet", "--out", str(folder), *data]
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     env.update(OMP_NUM_THREADS=str(threads), PYTHONPATH=str(REPO))
     launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(procs),

@@ -58,7 +58,7 @@ def measure(path: Path, steps: int, threads: int, frozen_model: str, work: Path)
             fill[name] = str(out)
     batch = values.get("batch_size") or 128
     config = load_recipe(path, options=fill, dataset="digits", epochs=1, per_class=max(1, steps * batch // 10),
-                         threads=threads, log_every=1)
+                         threads=threads, log_every=1, milestones=[])  # (a milestone past epoch 1 is refused)
     trainer = Trainer(config, out=work / path.stem, quiet=True)
     trainer.run()
     rates = [r["images_per_s"] for r in read_jsonl(work / path.stem / "history.jsonl") if r["kind"] == "step"][1:]

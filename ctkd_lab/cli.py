@@ -3,8 +3,9 @@
 Every flag of `train` maps one-to-one onto a TrainConfig field (``--per-class`` ->
 ``per_class``) or onto one of the chosen method's options (``--gamma``, ``--teacher``...);
 ``--config FILE`` starts from a recipe (:mod:`ctkd_lab.train.recipe`) that the flags override.
-Mistakes a user can make end with one line on stderr and exit code 2, and no run folder.
-Set CTKD_DEBUG=1 to see the traceback instead.
+Mistakes a user can make (the kit's ``UserError``, and argparse's) end with one line on stderr and
+exit code 2, and no run folder; set CTKD_DEBUG=1 to see the traceback instead. Any other exception is a
+bug in the kit: its traceback is kept, followed by one line saying so, and the exit code is 1.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import dataclasses
 import json
 import os
 import sys
+import traceback
 import typing
 
 from .errors import UserError, flag
@@ -361,21 +363,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         return COMMANDS[ns.command](ns)
-    except (UserError, FileNotFoundError, ValueError) as exc:
+    except UserError as exc:  # only the kit's own user errors are one line: anything else is a bug
         if os.environ.get("CTKD_DEBUG"):
             raise
-        rank = _rank()
-        if rank == 0 or not isinstance(exc, UserError):  # a user's error is the same in every process
-            print(f"ctkd-lab: error: {exc}" if rank == 0 else f"ctkd-lab: error [rank {rank}]: {exc}",
-                  file=sys.stderr)
+        if _rank() == 0:  # a user's error is the same in every process
+            print(f"ctkd-lab: error: {exc}", file=sys.stderr)
         return 2
-    except RuntimeError as exc:
-        from .train import TrainingDiverged
-
-        if not isinstance(exc, TrainingDiverged) or os.environ.get("CTKD_DEBUG"):
-            raise
-        print(f"ctkd-lab: stopped: {exc}", file=sys.stderr)
-        return 1
     except BrokenPipeError:  # `ctkd-lab models | head -3`: the reader left; close quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -383,6 +376,27 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ctkd-lab: interrupted; `--resume` continues from the last finished epoch", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if _diverged(exc) and not os.environ.get("CTKD_DEBUG"):
+            print(f"ctkd-lab: stopped: {exc}", file=sys.stderr)
+            return 1
+        traceback.print_exc()
+        print(BUG_LINE, file=sys.stderr)
+        return 1
+
+
+#: the last line after the traceback of an error that is not the user's
+BUG_LINE = ("ctkd-lab: this is a bug in ctkd-lab, not a mistake in your input; please report it with the traceback "
+            "above and the command you ran to the project's issue tracker")
+
+
+def _diverged(exc: BaseException) -> bool:
+    """A NaN or infinite loss (TrainingDiverged): a result of the settings, reported in one line."""
+    try:
+        from .train import TrainingDiverged
+    except Exception:  # the import itself failed: that is the error to report
+        return False
+    return isinstance(exc, TrainingDiverged)
 
 
 if __name__ == "__main__":

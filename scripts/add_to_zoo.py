@@ -41,7 +41,7 @@ ENV_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*")
 
 
 def check_command(command: str, run_config: dict) -> None:
-    """Refuse a ``--command`` that does not give the run's settings (where-fields such as threads aside)."""
+    """Refuse a ``--command`` that does not give the run's settings (where-fields such as the device aside)."""
     from ctkd_lab.cli import build_parser, train_config
     from ctkd_lab.methods import get_method
     from ctkd_lab.methods.teachers import absolute_checkpoint_options

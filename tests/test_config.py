@@ -65,13 +65,28 @@ def test_every_bad_value_is_one_sentence_naming_the_flag_and_an_example(field, v
 
 @pytest.mark.parametrize("fields", [
     dict(lr=1), dict(lr=1e-6), dict(momentum=0), dict(momentum=0.99), dict(weight_decay=0), dict(lr_decay=1),
-    dict(milestones=[]), dict(milestones=[120, 60]), dict(milestones=[200], epochs=10), dict(threads=3),
+    dict(milestones=[]), dict(milestones=[120, 60], epochs=160), dict(milestones=[200], epochs=10, schedule="cosine"),
+    dict(milestones=[4], epochs=5), dict(threads=3),
     dict(batch_size=None), dict(batch_size=1), dict(probe_every=0, val_per_class=0),
     dict(seed=123456789), dict(per_class=None), dict(channels_last=False), dict(data_root="data"),
     dict(schedule="constant", nesterov=True),
 ])
 def test_good_values_pass(fields):
     TrainConfig(**fields).validate()
+
+
+@pytest.mark.parametrize("milestones,epochs,example", [
+    ([5], 1, "pass --schedule constant"), ([5], 5, "e.g. --milestones 2,3"),
+    ([60, 120, 160], 100, "e.g. --milestones 50,75"), ([2], 2, "e.g. --milestones 1"),
+])
+def test_a_milestone_at_or_after_the_last_epoch_is_refused(milestones, epochs, example):
+    """A milestone m lowers the lr from epoch m + 1: at or after --epochs it would silently never apply."""
+    late = [m for m in milestones if m >= epochs]
+    with pytest.raises(UserError) as err:
+        TrainConfig(milestones=milestones, epochs=epochs).validate()
+    msg = str(err.value)
+    assert msg.startswith(f"--milestones {','.join(map(str, late))} ") and f"(--epochs {epochs})" in msg, msg
+    assert example in msg and "\n" not in msg and ". " not in msg.replace("e.g. ", ""), msg
 
 
 def test_spellings_that_json_would_change_are_normalised():

@@ -31,6 +31,7 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1] / PACKAGE
 #: top-level module -> rank; a module may import only its own top-level module and lower ranks
 LAYERS: dict[str, int] = {
     "errors": 0,
+    "atomic": 0,                            # atomic file writes (imports nothing of the package)
     "registry": 1,                          # name -> object registries (imports errors only)
     "quant": 1,                             # fake quantizers (imports nothing of the package; models rebuild with it)
     "data": 2, "models": 2, "losses": 2,    # peers: none of the three imports another

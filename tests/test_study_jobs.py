@@ -84,10 +84,10 @@ def test_parallel_study_equals_sequential_one(tmp_path):
 @pytest.mark.slow
 def test_a_failed_run_is_named_and_the_running_one_finishes(tmp_path):
     """seed 0 fails in its worker (its checkpoint is unreadable); seed 1, training beside it, finishes."""
-    base = TrainConfig(**TINY)  # threads automatic: each of the 2 runs gets its share of the budget
+    base = TrainConfig(**TINY)  # the default thread count, 1, whatever jobs says
     out = tmp_path / "study"
     bad = out / "vanilla" / "seed0"
-    partial_run(bad, dataclasses.replace(base, threads=1), "vanilla", 0, {})
+    partial_run(bad, base, "vanilla", 0, {})
     (bad / "checkpoint.pt").write_bytes(b"\x00not a checkpoint")
     lines = []
     with pytest.raises(UserError) as err:
@@ -99,8 +99,8 @@ def test_a_failed_run_is_named_and_the_running_one_finishes(tmp_path):
     good = out / "vanilla" / "seed1"
     assert json.loads((good / "metrics.json").read_text())["finished"]
     resolved = json.loads((good / "config.json").read_text())["resolved"]
-    assert resolved["threads"] == 1 and resolved["threads_reason"].endswith("; 2 runs at once)")
-    assert json.loads((good / "config.json").read_text())["config"]["threads"] is None  # the setting as asked
+    assert resolved["threads"] == 1 and resolved["threads_reason"].startswith("1 thread (--threads 1")
+    assert json.loads((good / "config.json").read_text())["config"]["threads"] == 1  # a setting of the run
     assert any(x.startswith("failed vanilla seed 0 after ") and "not a readable" in x for x in lines)
     assert any(x.startswith("finished vanilla seed 1 in ") for x in lines)
 
@@ -109,11 +109,13 @@ def test_a_failed_run_is_named_and_the_running_one_finishes(tmp_path):
 def test_after_a_failure_no_further_run_starts(tmp_path):
     """Both workers fail at once; the third run is never started (its folder is never made)."""
     cfg = TrainConfig(**TINY, threads=1)
-    jobs = [Job(dataclasses.replace(cfg, seed=s), tmp_path / f"seed{s}", mode, (1, "1 thread"))
-            for s, mode in ((0, "resume"), (1, "resume"), (2, "new"))]  # nothing to resume in seed0, seed1
+    jobs = [Job(dataclasses.replace(cfg, seed=s), tmp_path / f"seed{s}", "new", (1, "1 thread"))
+            for s in (0, 1, 2)]
+    for s in (0, 1):  # their --out is a file: refused in the worker
+        (tmp_path / f"seed{s}").write_text("not a folder")
     lines = []
     with pytest.raises(UserError, match=r"^run vanilla seed 0 in .*seed0' failed in its worker process: "
-                                        r"nothing to resume .*\(1 more run\(s\) failed, see the log\)"):
+                                        r"--out .* is a file, not a folder.*\(1 more run\(s\) failed, see the log\)"):
         train_in_parallel(jobs, 2, log=lines.append)
     assert not (tmp_path / "seed2").exists()
     assert len(lines) == 4 and "not starting the 1 run(s) left" in lines[2]
@@ -154,18 +156,19 @@ def test_every_check_happens_before_a_worker_starts(tmp_path, no_workers):
     assert no_workers == [] and not out.exists()
 
 
-def test_each_parallel_run_gets_its_share_of_the_threads(tmp_path, no_workers, monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "4")  # the budget of all runs when no --threads is given
+def test_every_parallel_run_has_the_studys_thread_count(tmp_path, no_workers, monkeypatch):
+    """The count is a setting of every run (default 1): jobs and OMP_NUM_THREADS never change it."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
     with pytest.raises(Stop):
         run_study(TrainConfig(**TINY), ["vanilla"], [0, 1, 2], tmp_path / "a", jobs=8)  # capped at 3 runs
     (jobs, workers), = no_workers
     assert workers == 3 and [j.name for j in jobs] == ["vanilla seed 0", "vanilla seed 1", "vanilla seed 2"]
-    assert {j.threads for j in jobs} == {(1, "1 thread (OMP_NUM_THREADS=4; 3 runs at once)")}
-    assert all(j.mode == "new" and j.config.threads is None for j in jobs)
+    assert {j.threads for j in jobs} == {(1, "1 thread (--threads 1; OMP_NUM_THREADS=4 is not used for a run)")}
+    assert all(j.mode == "new" and j.config.threads == 1 for j in jobs)
     with pytest.raises(Stop):
         run_study(TrainConfig(**TINY), ["vanilla"], [0, 1], tmp_path / "b", jobs=2)
-    assert {j.threads for j in no_workers[1][0]} == {(2, "2 threads (OMP_NUM_THREADS=4; 2 runs at once)")}
-    with pytest.raises(Stop):  # an explicit count is kept
+    assert {j.threads[0] for j in no_workers[1][0]} == {1}
+    with pytest.raises(Stop):  # an explicit count is every run's
         run_study(TrainConfig(**TINY, threads=2), ["vanilla"], [0, 1], tmp_path / "c", jobs=2)
     assert {j.threads[0] for j in no_workers[2][0]} == {2}
     assert not any((tmp_path / x).exists() for x in "abc")  # nothing was written by the checks

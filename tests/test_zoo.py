@@ -143,7 +143,8 @@ def test_add_copies_a_slim_checksummed_entry_that_loads(tiny_digits_run, tmp_pat
     assert sorted(p.name for p in entry.iterdir()) == ["checkpoint.pt", "config.json", "manifest.json", "metrics.json"]
     assert (entry / "config.json").read_bytes() == (tiny_digits_run / "config.json").read_bytes()
     slim = torch.load(entry / "checkpoint.pt", weights_only=True)
-    assert set(slim) == {"format", "dataset", "primary", "networks", "method_state", "metrics"}
+    assert set(slim) == {"format", "dataset", "primary", "networks", "method_state", "metrics", "placement"}
+    assert slim["placement"]["precision"] == "fp32"  # what eval scores it in: its run's precision
     assert all(k.startswith("networks.student.") for k in slim["method_state"])
     assert (entry / "checkpoint.pt").stat().st_size < 0.6 * (tiny_digits_run / "checkpoint.pt").stat().st_size
     recorded = json.loads((tiny_digits_run / "metrics.json").read_text())["student"]
@@ -158,9 +159,11 @@ def test_add_copies_a_slim_checksummed_entry_that_loads(tiny_digits_run, tmp_pat
 
 
 def test_add_checks_a_given_command_against_the_run(tiny_digits_run, tmp_path):
-    good = ("OMP_NUM_THREADS=1 .venv/bin/ctkd-lab train --model resnet8 --dataset digits --epochs 1 "
-            "--batch-size 50 --per-class 10 --threads 2")  # threads: where, not what
+    good = ("OMP_NUM_THREADS=2 .venv/bin/ctkd-lab train --model resnet8 --dataset digits --epochs 1 "
+            "--batch-size 50 --per-class 10 --threads 1")  # the environment is not the run's settings
     assert add_script.add_to_zoo(tiny_digits_run, "a", command=good, zoo=tmp_path)["command"] == good
+    with pytest.raises(UserError, match="does not make this run: it differs in threads"):  # a setting
+        add_script.add_to_zoo(tiny_digits_run, "b", command=good.replace("--threads 1", "--threads 2"), zoo=tmp_path)
     with pytest.raises(UserError, match="does not make this run: it differs in epochs"):
         add_script.add_to_zoo(tiny_digits_run, "b", command=good.replace("--epochs 1", "--epochs 2"), zoo=tmp_path)
     with pytest.raises(UserError, match="must be the `ctkd-lab train ...` line"):

@@ -7,9 +7,11 @@ CSV); with ``--val-per-class`` the CSV also has the test accuracy at the best va
 from __future__ import annotations
 
 import csv
+import io
 import re
 from pathlib import Path
 
+from .. import atomic
 from .runs import is_finished, run_metrics
 from .study_stats import mean_std
 
@@ -81,12 +83,13 @@ def write_chain_tables(rows: list[dict], out: str | Path) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     seeds = sorted({s for r in rows for s in r["acc_by_seed"]})
     csv_path, md_path = out / "summary.csv", out / "summary.md"
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS + [f"acc_seed{s}" for s in seeds], extrasaction="ignore")
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({**r, **{f"acc_seed{s}": a for s, a in r["acc_by_seed"].items()}})
-    md_path.write_text(chain_markdown(rows))
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS + [f"acc_seed{s}" for s in seeds], extrasaction="ignore")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({**r, **{f"acc_seed{s}": a for s, a in r["acc_by_seed"].items()}})
+    atomic.write_text(csv_path, text.getvalue())  # a chain killed while writing leaves the old table
+    atomic.write_text(md_path, chain_markdown(rows))
     return csv_path, md_path
 
 

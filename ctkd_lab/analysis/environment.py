@@ -17,13 +17,13 @@ def environment_report(device: str = "auto", data_root=None, cache_dir=None) -> 
     Keys: ``device`` (what ``device`` resolves to, as the trainer picks it: cuda, then mps, then
     cpu), ``device_requested``, ``python``, ``torch``, ``ctkd_lab``, ``cpu_count`` (logical CPUs),
     ``cpu_threads`` (torch's intra-op threads now), ``run_threads`` and ``run_threads_reason`` (what a
-    run started now would use, and why: :func:`~ctkd_lab.train.device.choose_threads`),
+    run started now with the default --threads would use: :func:`~ctkd_lab.train.device.choose_threads`),
     ``cuda_available``, ``cuda_devices`` (names), ``mps_available`` and ``datasets``: one
     ``{"name", "available", "where"}`` row per registered data set (``where`` is the location, or
     the sentence saying how to get it).
     """
     cuda = torch.cuda.is_available()
-    run_threads, reason = choose_threads(None, pick_device(device))
+    run_threads, reason = choose_threads(None)  # the default count (a run's --threads)
     mps_backend = getattr(torch.backends, "mps", None)
     return {
         "device": str(pick_device(device)),

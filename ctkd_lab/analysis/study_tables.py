@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
+
+from .. import atomic
 
 COLUMNS = ["method", "seeds", "last_acc_mean", "last_acc_std", "best_acc_mean", "best_acc_std",
            "fidelity_to", "agreement_mean", "kl_mean", "ece_mean", "params", "wall_time_s_mean",
@@ -15,11 +18,12 @@ def write_tables(rows: list[dict], out: str | Path) -> tuple[Path, Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     csv_path, md_path = out / "summary.csv", out / "summary.md"
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    md_path.write_text(markdown_table(rows))
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic.write_text(csv_path, text.getvalue())  # a study killed while writing leaves the old table
+    atomic.write_text(md_path, markdown_table(rows))
     return csv_path, md_path
 
 

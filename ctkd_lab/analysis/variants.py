@@ -13,6 +13,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from .. import atomic
 from ..methods import get_method
 from ..methods.teachers import CHECKPOINT_OPTIONS
 from .runs import is_finished, run_config, run_metrics
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m ctkd_lab.analysis.variants FOLDER  (a folder of run folders)", file=sys.stderr)
         return 2
     table = variants_markdown(variant_rows(args[0]))
-    (Path(args[0]) / "variants.md").write_text(table)
+    atomic.write_text(Path(args[0]) / "variants.md", table)
     print(table, end="")
     return 0
 

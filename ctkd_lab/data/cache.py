@@ -14,10 +14,12 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
+
+from .. import atomic
 
 FORMAT_VERSION = 1
 
@@ -76,12 +78,7 @@ def cached_decode(cache_dir: Path, stem: str, sources: list[Path], image_size: i
             pass
     payload = dict(decode(), format=FORMAT_VERSION)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic.torch_save(path, payload)
     for old in cache_dir.glob(f"{glob_escape(stem)}-*.pt"):
         if old != path and re.fullmatch(re.escape(stem) + r"-[0-9a-f]{12}\.pt", old.name):
             old.unlink(missing_ok=True)

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from ..errors import DataNotFound, UserError
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
 
 # name -> (torchvision class name, folder torchvision keeps its files in, relative to the data root)
@@ -57,7 +59,7 @@ def _torchvision_dataset(name: str, root: Path, train: bool, download: bool):
             return cls(tv_root, split="train" if train else "test", download=download)
         return cls(tv_root, train=train, download=download)
     except RuntimeError as err:  # torchvision's "Dataset not found or corrupted"
-        raise FileNotFoundError(f"The {name} files in {torchvision_files(name, root)} are incomplete or corrupted "
+        raise DataNotFound(f"The {name} files in {torchvision_files(name, root)} are incomplete or corrupted "
                                 f"({err}): replace them, or pass download=True (--download).") from None
 
 
@@ -88,7 +90,7 @@ def list_image_folder(split_dir: Path, classes: list[str] | None = None) -> tupl
         classes = found
     unknown = sorted(set(found) - set(classes))
     if unknown:
-        raise ValueError(f"{split_dir} has class folders that the train split lacks: {', '.join(unknown[:5])}.")
+        raise UserError(f"{split_dir} has class folders that the train split lacks: {', '.join(unknown[:5])}.")
     files, labels = [], []
     for label, cls in enumerate(classes):
         folder = split_dir / cls
@@ -97,7 +99,7 @@ def list_image_folder(split_dir: Path, classes: list[str] | None = None) -> tupl
             files += [folder / n for n in names]
             labels += [label] * len(names)
     if not files:
-        raise FileNotFoundError(f"No image files found in the class folders of {split_dir}.")
+        raise DataNotFound(f"No image files found in the class folders of {split_dir}.")
     return files, labels, classes
 
 
@@ -127,7 +129,7 @@ def decode_image_files(files: list[Path] | list[bytes], image_size: int | None =
         for i in range(start, stop):
             image = first if i == 0 else decode_image(files[i], image_size)
             if image.shape != first.shape:
-                raise ValueError(
+                raise UserError(
                     f"{names[i]} is {image.shape[2]}x{image.shape[1]} but {names[0]} is {first.shape[2]}x"
                     f"{first.shape[1]}: pass image_size to resize every image to one size.")
             out[i] = image
@@ -180,7 +182,7 @@ def read_image_archive(archive: Path) -> dict[str, list[tuple[str, str, bytes]]]
             if split in found and not cls.startswith(".") and not file.startswith("."):
                 found[split].append((cls, file, tar.extractfile(member).read()))
     if not found["train"] or not found["test"]:
-        raise ValueError(f"{archive} does not hold train/<class>/ and test/<class>/ image folders.")
+        raise UserError(f"{archive} does not hold train/<class>/ and test/<class>/ image folders.")
     return found
 
 
@@ -193,7 +195,7 @@ def decode_archive_split(contents: dict[str, list[tuple[str, str, bytes]]], spli
     items = sorted(contents[split], key=lambda item: item[:2])
     unknown = sorted({cls for cls, _, _ in items} - set(index))
     if unknown:
-        raise ValueError(f"The {split} split has class folders that the train split lacks: {', '.join(unknown[:5])}.")
+        raise UserError(f"The {split} split has class folders that the train split lacks: {', '.join(unknown[:5])}.")
     images = decode_image_files([data for _, _, data in items], image_size,
                                 names=[f"{split}/{cls}/{file}" for cls, file, _ in items])
     labels = torch.tensor([index[cls] for cls, _, _ in items], dtype=torch.int64)

@@ -40,6 +40,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, DistributedSampler
 
+from .. import atomic
 from ..errors import UserError, is_whole
 from . import cache as cache_mod
 from . import sources
@@ -248,8 +249,8 @@ class StreamLoader:
         transform = ImageTransform(size, train=train, flip=flip, pad=pad, pad_mode=pad_mode)
         self._images = _Images(split, transform)
         self._pin = self.device.type == "cuda"
-        std_t = torch.tensor(std, dtype=torch.float32)
         self._loader: DataLoader | None = None  # built on first use (:meth:`_dataloader`)
+        std_t = torch.tensor(std, dtype=torch.float32)
         mean_t = torch.tensor(mean, dtype=torch.float32)
         self._scale = (1.0 / (255.0 * std_t)).view(1, 3, 1, 1).to(self.device)
         self._shift = (mean_t / std_t).view(1, 3, 1, 1).to(self.device)
@@ -276,7 +277,6 @@ class StreamLoader:
         """The sample indices this rank visits in the current epoch, in order (CPU)."""
         return torch.tensor(self.sampler.order(), dtype=torch.int64)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     def _dataloader(self) -> DataLoader:
         """One DataLoader for the loader's life: with workers, they persist from epoch to epoch (no new
         processes each epoch). The sampler (``set_epoch``) gives each epoch's order and seeds; each image's
@@ -289,6 +289,7 @@ class StreamLoader:
                                       persistent_workers=self.workers > 0, generator=generator)
         return self._loader
 
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for images, labels in self._dataloader():
             x = images.to(self.device, non_blocking=self._pin).float().mul_(self._scale).sub_(self._shift)
             if self.channels_last:
@@ -336,12 +337,7 @@ def split_stats(split: FileSplit, cache_dir: Path, name: str,
         pass
     mean, std = measure_stats(files, split.image_size)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps({"format": STATS_FORMAT, "mean": mean, "std": std, "sample": len(files)}))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic.write_text(path, json.dumps({"format": STATS_FORMAT, "mean": mean, "std": std, "sample": len(files)}))
     for old in path.parent.glob(f"{cache_mod.glob_escape(stem)}-*.json"):
         if old != path and re.fullmatch(re.escape(stem) + r"-[0-9a-f]{12}\.json", old.name):
             old.unlink(missing_ok=True)

@@ -168,9 +168,14 @@ def check_options(opts, method: str, skip: tuple[str, ...] = ()):
                 items, kind = split_list(value), LIST_KINDS[kind]
                 if not all(items):
                     _fail(method, f.name, "a comma-separated list without empty items", value, meta)
+            found: dict = {}
             for item in items:
                 if kind == "checkpoint":
-                    resolve_checkpoint_path(item)
+                    where = resolve_checkpoint_path(item).resolve()
+                    if where in found:  # DGKD weights its guides equally: a repeat would count one twice
+                        raise UserError(f"{flag(f.name)} names the same checkpoint twice ('{found[where]}' and "
+                                        f"'{item}' are both '{where}'); list each guide once")
+                    found[where] = item
                 elif kind == "model":
                     _check_model_name(method, f.name, item, meta)
     return opts

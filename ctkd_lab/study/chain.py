@@ -31,6 +31,7 @@ from ..errors import UserError
 from ..methods import get_method
 from ..models import build_model
 from ..train import TrainConfig
+from ..train.run_folder import check_out_path
 from .plan import options_for
 from .run import check_jobs, train_runs
 
@@ -167,6 +168,7 @@ def run_chain(base: TrainConfig, models: list[str], mode: str, seeds: list[int],
 
     check_not_starting_a_worker()
     check_jobs(jobs)
+    check_out_path(out)
     runs = plan_chain(base, models, mode, seeds, out, options)
     for level in range(len(models)):
         train_runs([(r.config, r.folder) for r in runs if r.level == level], jobs=jobs, quiet=quiet, log=log)

@@ -2,8 +2,8 @@
 
 Small CPU models use a second thread poorly: on 2 cores, two single-thread runs side by side train
 1.75x (resnet8) to 2.06x (resnet20) the images/s of one, and 1.2x that of one run with two threads.
-So ``jobs=N`` trains up to N runs at once, each with its share of the CPU threads, decided here in
-the parent before any worker starts (a worker measuring the load would count its siblings).
+So ``jobs=N`` trains up to N runs at once, each with the thread count of its settings (``--threads``,
+default 1: a run's results depend on it, so it never changes with ``jobs``).
 
 Workers are started with ``spawn`` (forking a process whose torch has started threads is unsafe)
 and run :func:`train_in_worker`, a module-level function, so this works from a Jupyter kernel too.
@@ -37,7 +37,7 @@ class Job:
     config: TrainConfig
     folder: Path
     mode: str                    # 'new' or 'resume'
-    threads: tuple[int, str]     # (count, reason), see device.choose_threads(share=...)
+    threads: tuple[int, str]     # (count, words for the log), see device.choose_threads
 
     @property
     def name(self) -> str:
@@ -65,11 +65,12 @@ def _interrupted(signum, frame):
     raise KeyboardInterrupt
 
 
-def train_in_worker(config: TrainConfig, folder: str, resume: bool, threads: tuple[int, str]) -> dict:
-    """Train one run in this (worker) process, without a progress bar; returns its metrics."""
+def train_in_worker(config: TrainConfig, folder: str) -> dict:
+    """Train one run in this (worker) process, without a progress bar; returns its metrics. The worker
+    takes the run's lock and decides again (``resume="reuse"``), as the parent did."""
     previous = signal.signal(signal.SIGINT, _interrupted)
     try:
-        return Trainer(config, out=folder, resume=resume, quiet=True, threads=threads).run()
+        return Trainer(config, out=folder, resume="reuse", quiet=True).run()
     finally:
         signal.signal(signal.SIGINT, previous)
 
@@ -120,8 +121,7 @@ def train_in_parallel(jobs: list[Job], workers: int, log=print) -> None:
                 while pending and not failures and len(running) < workers:
                     job = pending.pop(0)
                     log(f"{job.mode} {job.name} -> {job.folder} (in a worker, {job.threads[1]})")
-                    future = pool.submit(train_in_worker, job.config, str(job.folder), job.mode == "resume",
-                                         job.threads)
+                    future = pool.submit(train_in_worker, job.config, str(job.folder))
                     running[future] = (index, job, time.perf_counter())
                     index += 1
                 if not running:

@@ -5,7 +5,6 @@ A study is a folder ``<out>/<method>/seed<k>/``, one run folder per method and s
 from __future__ import annotations
 
 import dataclasses
-import json
 import shlex
 from pathlib import Path
 
@@ -14,8 +13,8 @@ from ..methods import get_method
 from ..methods.teachers import absolute_checkpoint_options
 from ..train import TrainConfig
 from ..train.config import resolve_defaults
-from ..train.naming import comparable_settings, setting_value, settings_diff
-from ..train.run_folder import CONFIG
+from ..train.naming import settings_diff_text
+from ..train.run_folder import RunFolder
 
 
 def options_for(method: str, options: dict) -> dict:
@@ -50,11 +49,8 @@ def check_same_settings(cfg: TrainConfig, folder: Path) -> None:
     """A finished run may be reused only if it was trained with the settings asked for now."""
     wanted = dataclasses.replace(resolve_defaults(cfg),
                                  options=dataclasses.asdict(get_method(cfg.method).make_options(cfg.options)))
-    old, new = json.loads((folder / CONFIG).read_text())["config"], wanted.to_dict()
-    diff = settings_diff(old, new)
-    if diff:
-        shown = "; ".join(f"{k}: {setting_value(comparable_settings(new), k)!r} asked, "
-                          f"{setting_value(comparable_settings(old), k)!r} there" for k in diff[:3])
+    shown = settings_diff_text(RunFolder(folder).read_settings(), wanted.to_dict())
+    if shown:
         raise UserError(f"'{folder}' holds a finished run with other settings ({shown}); choose another study "
                         f"folder (--out) for these settings, or delete that run to retrain it")
 

@@ -19,9 +19,8 @@ from ..analysis.study_tables import write_tables
 from ..data import load_dataset
 from ..errors import UserError, is_whole
 from ..train import TrainConfig, Trainer
-from ..train.device import choose_threads
 from ..train.naming import run_folder_for
-from ..train.run_folder import RunFolder
+from ..train.run_folder import RunFolder, check_out_path
 from .parallel import Job, check_not_starting_a_worker, train_in_parallel
 from .plan import check_same_settings, plan_study
 
@@ -43,16 +42,15 @@ def run_study(base: TrainConfig, methods: list[str], seeds: list[int], out: str 
 
     ``jobs``: how many runs train at once. 1 trains them one after another in this process. N > 1
     trains up to N in worker processes (fewer when fewer runs are missing; one missing run trains
-    here), without progress bars: ``log`` gets one line as each starts and ends. Unless
-    ``base.threads`` is set, each gets its share of the free cores or of OMP_NUM_THREADS (at least
-    one thread; a resumed run otherwise keeps the count it started with, as with jobs=1); the
-    results are those of the same runs trained one by one
-    with the same thread count. A failed run stops the study with an error naming it, after the runs
+    here), without progress bars: ``log`` gets one line as each starts and ends. Every run uses
+    ``base.threads`` CPU threads (default 1), whatever ``jobs`` is, so the results are those of the
+    same runs trained one by one. A failed run stops the study with an error naming it, after the runs
     already training have finished (see :mod:`.parallel`). A script that passes ``jobs`` > 1 calls
     this under ``if __name__ == "__main__":`` (each worker process re-runs the script's top level).
     """
     check_not_starting_a_worker()
     check_jobs(jobs)
+    check_out_path(out)
     plan = plan_study(base, methods, seeds, out, options)
     train_runs(plan, jobs=jobs, quiet=quiet, log=log)
     rows = summarise_study(out, methods, seeds=seeds)
@@ -64,7 +62,10 @@ def train_runs(plan: list[tuple[TrainConfig, Path]], jobs: int = 1, quiet: bool 
     """Train every (config, folder) of ``plan`` that is not finished, up to ``jobs`` at once.
 
     Finished runs are checked against the settings asked for first (nothing trains if one clashes),
-    then every trainer is built (bad options, data or teachers fail up front), then they train.
+    then every trainer is built (bad options, data or teachers fail up front), then they train. Each
+    trainer takes its run's lock before it looks at the folder, as ``ctkd-lab train`` does
+    (``Trainer(..., resume="reuse")``): a finished run is kept, an unfinished one resumed, a stale one of
+    the same settings started again, and a folder another process is training is refused.
     """
     check_jobs(jobs)
     for cfg, folder in plan:  # every finished run first: nothing trains if one clashes
@@ -72,37 +73,36 @@ def train_runs(plan: list[tuple[TrainConfig, Path]], jobs: int = 1, quiet: bool 
             check_same_settings(cfg, folder)
     dataset = None
     trainers, configs = [], []
-    for cfg, folder in plan:  # build every trainer: bad options, data or teachers fail up front
-        mode = RunFolder(folder).reuse_mode()
-        if mode == "done":
-            log(f"reusing {folder}")
-            continue
-        if dataset is None:
-            dataset = load_dataset(cfg.dataset, root=cfg.data_root, cache_dir=cfg.cache_dir, download=cfg.download,
-                                   image_size=cfg.image_size, data_path=cfg.data_path, memory_share=cfg.memory_share)
-        trainers.append(Trainer(cfg, out=folder, resume=mode == "resume", quiet=quiet, dataset=dataset))
-        configs.append(cfg)
-    workers = min(jobs, len(trainers))
-    if workers > 1:  # the workers build their own trainers; these only checked every run up front
-        shares: dict = {}
-        parallel = [Job(cfg, t.folder.path, t.mode, _shared_threads(t, workers, shares))
-                    for cfg, t in zip(configs, trainers)]
-        trainers = dataset = None
-        train_in_parallel(parallel, workers, log=log)
-    else:
-        for trainer in trainers:
-            log(f"{trainer.mode} {trainer.config.method} seed {trainer.config.seed} -> {trainer.folder.path}")
-            trainer.run()
-
-
-def _shared_threads(trainer: Trainer, workers: int, decided: dict) -> tuple[int, str]:
-    """The thread count of one of ``workers`` runs trained side by side (choose_threads(share=...)),
-    decided once per recorded count (``decided`` remembers), so every new run gets the same share."""
-    recorded = trainer.folder.read_config()["resolved"].get("threads") if trainer.mode == "resume" else None
-    key = (trainer.config.threads, str(trainer.placement.device), repr(recorded))
-    if key not in decided:
-        decided[key] = choose_threads(trainer.config.threads, trainer.placement.device, recorded, share=workers)
-    return decided[key]
+    try:
+        for cfg, folder in plan:  # build every trainer: bad options, data or teachers fail up front
+            if RunFolder(folder).state == "done":
+                log(f"reusing {folder}")
+                continue
+            if dataset is None:
+                dataset = load_dataset(cfg.dataset, root=cfg.data_root, cache_dir=cfg.cache_dir,
+                                       download=cfg.download, image_size=cfg.image_size, data_path=cfg.data_path,
+                                       memory_share=cfg.memory_share)
+            trainer = Trainer(cfg, out=folder, resume="reuse", quiet=quiet, dataset=dataset)
+            if trainer.mode == "done":  # finished by another process since the check above
+                log(f"reusing {folder}")
+                continue
+            trainers.append(trainer)
+            configs.append(cfg)
+        workers = min(jobs, len(trainers))
+        if workers > 1:  # the workers build their own trainers (and take the locks again); these only checked
+            parallel = [Job(cfg, t.folder.path, t.mode, (t.threads, t.threads_reason))
+                        for cfg, t in zip(configs, trainers)]
+            for trainer in trainers:
+                trainer.close()
+            trainers = dataset = None
+            train_in_parallel(parallel, workers, log=log)
+        else:
+            for trainer in trainers:
+                log(f"{trainer.mode} {trainer.config.method} seed {trainer.config.seed} -> {trainer.folder.path}")
+                trainer.run()
+    finally:
+        for trainer in trainers or []:  # the runs not trained (a failure stopped the study) let go of their locks
+            trainer.close()
 
 
 def ensure_run(out_dir: str | Path, quiet: bool = False, callbacks=(), **fields) -> Path:
@@ -112,7 +112,6 @@ def ensure_run(out_dir: str | Path, quiet: bool = False, callbacks=(), **fields)
     """
     config = TrainConfig(**fields)
     folder = run_folder_for(out_dir, config)
-    mode = RunFolder(folder).reuse_mode()
-    if mode != "done":
-        Trainer(config, out=folder, resume=mode == "resume", quiet=quiet, callbacks=callbacks).run()
+    if RunFolder(folder).state != "done":
+        Trainer(config, out=folder, resume="reuse", quiet=quiet, callbacks=callbacks).run()
     return folder

@@ -22,6 +22,8 @@ from ..errors import UserError, flag, is_real, is_whole
 SCHEDULES = ("step", "cosine", "constant")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DATA_PATHS = ("auto", "memory", "stream")
+#: CPU threads a run uses unless --threads says otherwise (why 1: train/device.py)
+DEFAULT_THREADS = 1
 
 #: the data-set-dependent fields (``None`` in TrainConfig) and their values for every data set not
 #: in DATASET_DEFAULTS: the standard CIFAR recipe and the global default of earlier versions, so runs
@@ -69,8 +71,8 @@ class TrainConfig:
     device: str = "auto"               # auto | cpu | cuda | cuda:N | mps
     precision: str = "auto"            # auto (bf16 on CUDA, fp32 elsewhere) | fp32 | bf16 | fp16
     channels_last: bool | None = None  # None: on CUDA and CPU (faster there), not MPS
-    threads: int | None = None         # CPU threads; None: automatic (device.choose_threads). Where, not
-                                       # what: the number chosen goes to config.json's "resolved"
+    threads: int = DEFAULT_THREADS     # CPU threads per process: a setting (it changes the results), never
+                                       # chosen from the load; None means the default (device.py)
     log_every: int = 10                # steps between step records in history.jsonl
     eval_every: int = 1                # epochs between test/validation evaluations (the last is always one)
     probe_every: int = 0               # steps between probe-batch logit records (0: off)
@@ -85,6 +87,8 @@ class TrainConfig:
                 setattr(self, name, os.fspath(getattr(self, name)))
         if isinstance(self.milestones, tuple):
             self.milestones = list(self.milestones)
+        if self.threads is None:  # the default; what runs from before threads was a setting recorded
+            self.threads = DEFAULT_THREADS
 
     def validate(self) -> None:
         """Cheap checks that need no data or models; raises UserError with one sentence.
@@ -137,7 +141,7 @@ class TrainConfig:
         integer("val_per_class", 10, low=0)
         integer("subset_seed", 0, low=0)
         integer("seed", 0, low=0)
-        integer("threads", 1, optional=True)
+        integer("threads", 1)
         integer("workers", 4, low=0, optional=True)
         if self.image_size is not None and (not is_whole(self.image_size) or not 8 <= self.image_size <= 1024):
             fail("image_size", "a whole number of pixels from 8 to 1024", 224)
@@ -166,8 +170,16 @@ class TrainConfig:
                 fail("milestones", "epoch numbers of 1 or more (milestones=[60, 120, 160] from Python)", "60,120,160")
             if len(set(ms)) != len(ms):
                 fail("milestones", "different epochs (each one multiplies the lr by --lr-decay once)", "60,120,160")
-            # milestones beyond --epochs are allowed: they never take effect, which is what a shortened
-            # run of a longer recipe (the first 50 epochs of 60,120,160) wants
+            late = sorted(m for m in ms if m >= self.epochs)
+            if late and self.schedule == "step" and is_whole(self.epochs):
+                # a milestone m lowers the lr from epoch m + 1 on: at or after --epochs it never would
+                fit = sorted({max(1, self.epochs // 2), max(1, 3 * self.epochs // 4)})
+                what = (f"give milestones below {self.epochs} (e.g. --milestones {','.join(map(str, fit))})"
+                        if self.epochs >= 2 else "a 1-epoch run has no later epoch to lower it at: pass --schedule "
+                                                 "constant")
+                raise UserError(f"--milestones {','.join(map(str, late))} {'is' if len(late) == 1 else 'are'} at or "
+                                f"after the end of the run (--epochs {self.epochs}), so the lr would never drop "
+                                f"there; {what}, or raise --epochs")
         if not isinstance(self.options, dict):
             raise UserError(f"options must be a dict of the method's options, e.g. options={{'teacher': 'runs/x'}}; "
                             f"got {self.options!r}")
@@ -247,7 +259,8 @@ FIELD_HELP = {
     "device": "auto | cpu | cuda | cuda:N | mps",
     "precision": "auto (bf16 on CUDA, fp32 elsewhere) | fp32 | bf16 | fp16",
     "channels_last": "channels-last memory format (default: on CUDA and CPU)",
-    "threads": "CPU threads (default: chosen from the cores and the load; OMP_NUM_THREADS wins)",
+    "threads": "CPU threads per process; part of the run's settings, since the count changes the results "
+               "(OMP_NUM_THREADS does not change it)",
     "log_every": "steps between step records in history.jsonl",
     "eval_every": "epochs between test (and validation) evaluations; the last epoch is always evaluated. "
                   "On a CPU, evaluating CIFAR-10's 10,000 test images can cost as much as a training epoch "

@@ -132,7 +132,7 @@ def agree(world: World, decide):
     if world.is_main:
         try:
             box[0] = ("ok", decide())
-        except (UserError, FileNotFoundError, ValueError) as err:  # what the CLI reports as a user's error
+        except UserError as err:  # what the CLI reports as a user's error (anything else is a bug)
             box[0] = ("error", str(err))
         except BaseException as err:  # anything else: the others stop too, rank 0 keeps its traceback
             box[0], failure = ("crash", f"{type(err).__name__}: {err}"), err

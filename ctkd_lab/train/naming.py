@@ -10,8 +10,12 @@ new folder instead of a clash:
 
 The digest covers the TrainConfig fields and the method's options that differ from their defaults (so a
 field or an option added later, whose default keeps the old behaviour, keeps existing names), minus the
-*where* fields (device, paths, threads: where and how fast a run is computed, not what it learns), with
-checkpoint paths made absolute. Comparing runs (resume, reuse) fills what an older run lacks the same way.
+*where* fields (device, paths: where a run is computed, not what it learns), with checkpoint paths made
+absolute. Comparing runs (resume, reuse) fills what an older run lacks the same way.
+
+The CPU thread count is a setting, not a where field: it changes the order in which floats are summed,
+and over a few hundred steps that moves a small run's accuracy by whole points (README, "Tests and
+benchmarks"). Its default (1) keeps the names runs had before it counted.
 """
 from __future__ import annotations
 
@@ -26,7 +30,9 @@ from .config import TrainConfig, resolve_defaults
 
 #: config fields that say where or how fast a run is computed, not what is trained: runs that
 #: differ only in them are the same experiment (names, study reuse and settings checks ignore them)
-WHERE_FIELDS = ("device", "data_root", "cache_dir", "download", "threads", "data_path", "memory_share", "workers")
+WHERE_FIELDS = ("device", "data_root", "cache_dir", "download", "data_path", "memory_share", "workers")
+#: settings an older run may not have recorded (None there): not compared when either side lacks them
+UNRECORDED_OK = ("threads",)
 
 
 def _slug(text: str) -> str:
@@ -95,7 +101,8 @@ def settings_diff(old: dict, new: dict) -> list[str]:
     The one comparison behind resuming a run, reusing a finished run in a study, and checkpoints.
     """
     a, b = comparable_settings(old), comparable_settings(new)
-    diff = [k for k in sorted(set(a) | set(b)) if k != "options" and a.get(k) != b.get(k)]
+    diff = [k for k in sorted(set(a) | set(b)) if k != "options" and a.get(k) != b.get(k)
+            and not (k in UNRECORDED_OK and (a.get(k) is None or b.get(k) is None))]
     diff += [f"options.{k}" for k in sorted(set(a["options"]) | set(b["options"]))
              if a["options"].get(k) != b["options"].get(k)]
     return diff
@@ -106,3 +113,12 @@ def setting_value(config: dict, key: str):
     if key.startswith("options."):
         return (config.get("options") or {}).get(key[len("options."):])
     return config.get(key)
+
+
+def settings_diff_text(old: dict, new: dict, most: int = 3) -> str:
+    """The settings in which ``new`` (asked now) differs from ``old`` (a run's), in words: ``"epochs: 5 asked,
+    3 there; threads: 1 asked, 2 there"``; "" for one run."""
+    diff = settings_diff(old, new)
+    a, b = comparable_settings(old), comparable_settings(new)
+    shown = "; ".join(f"{k}: {setting_value(b, k)!r} asked, {setting_value(a, k)!r} there" for k in diff[:most])
+    return shown + (f"; {len(diff) - most} more" if len(diff) > most else "")

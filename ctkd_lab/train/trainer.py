@@ -12,7 +12,7 @@ every epoch; rank 0 alone evaluates, writes the run folder and shows the progres
 from __future__ import annotations
 
 import dataclasses
-import os
+import sys
 import time
 from pathlib import Path
 
@@ -42,7 +42,7 @@ from .distributed import (
 from .evaluate import collect_logits, summarise
 from .naming import default_out, settings_diff
 from .progress import Progress
-from .run_folder import CHECKPOINT, HISTORY, PROBE, RunFolder, atomic_torch_save
+from .run_folder import CHECKPOINT, HISTORY, PROBE, RunFolder, atomic_torch_save, check_out_path
 from .schedule import lr_at, milestones_for
 
 
@@ -55,12 +55,16 @@ class Trainer:
 
     ``callbacks`` are called as ``callback(event, record, trainer)`` with event ``"step"``,
     ``"epoch"`` or ``"end"`` and the record just written to history.jsonl (or metrics).
-    ``threads``: ``(count, reason)`` when the caller has chosen the CPU thread count (``run_study``
-    shares the cores between runs trained side by side); by default :func:`choose_threads` decides.
+
+    ``resume``: False (``train``: a new run, or a stale one of the same settings taken over), True
+    (``train --resume``) or ``"reuse"`` (a study or lesson: a finished run is kept, an unfinished one
+    resumed). The run's lock is taken here, before the folder is looked at, and held until :meth:`run`
+    ends (or :meth:`close`); ``self.mode`` says what was decided: 'new', 'resume', 'takeover' or 'done'
+    (a finished run: nothing is built, :meth:`run` returns its metrics).
     """
 
-    def __init__(self, config: TrainConfig, out: str | Path | None = None, resume: bool = False,
-                 quiet: bool = False, callbacks=(), dataset=None, threads: tuple[int, str] | None = None):
+    def __init__(self, config: TrainConfig, out: str | Path | None = None, resume: bool | str = False,
+                 quiet: bool = False, callbacks=(), dataset=None):
         config = resolve_defaults(dataclasses.replace(config, options=dict(config.options)))
         config.validate()
         self.method_cls = get_method(config.method)
@@ -73,16 +77,27 @@ class Trainer:
         self.world = init_world(self.placement.device)
         self.placement = dataclasses.replace(self.placement,
                                              device=device_for(self.world, self.placement.device))
-        self.folder = RunFolder(out if out is not None else default_out(config))
-        self.mode, recorded, self.recorded_data_path = agree(self.world, lambda: self._folder_state(resume))
+        self.folder = RunFolder(check_out_path(out) if out is not None else default_out(config))
+        self.threads, self.threads_reason = choose_threads(config.threads)
         self.quiet = quiet or not self.world.is_main
         self.callbacks = list(callbacks)
-        if threads is None:  # torchrun's OMP_NUM_THREADS is per process (it sets 1 when unset)
-            per_process = bool(os.environ.get("OMP_NUM_THREADS", "").strip())
-            share = self.world.local_size if self.placement.device.type == "cpu" and not per_process else 1
-            threads = choose_threads(config.threads, self.placement.device, recorded, share=share,
-                                     sharers="processes")
-        self.threads, self.threads_reason = threads
+        self._lock = None
+        intent = {False: "new", True: "resume", "reuse": "reuse"}.get(resume)
+        if intent is None:
+            raise UserError(f"resume must be True, False or 'reuse'; got {resume!r}")
+        # rank 0 takes the lock, then decides (new, resume, take over, done or a UserError) for all
+        self.mode, self.recorded_data_path, self._done_metrics = agree(self.world, lambda: self._claim(intent))
+        if self.mode == "done":
+            return
+        try:
+            self._set_up(dataset)
+        except BaseException:
+            self.close()  # a refused or failed set-up leaves the folder as it was
+            raise
+
+    def _set_up(self, dataset) -> None:
+        """Data, networks, loaders and optimiser (the lock is held)."""
+        config = self.config
         if dataset is None:  # rank 0 decodes (and caches) first, and chooses the path for all
             loaded = {}
 
@@ -114,15 +129,31 @@ class Trainer:
         self.frozen_logits = None
 
     # -- set-up --------------------------------------------------------------------------
-    def _folder_state(self, resume: bool) -> tuple[str, int | None, str | None]:
-        """('new' or 'resume', the thread count and data path the run started with); rank 0 reads,
-        all get it."""
-        mode = self.folder.check_can_start(self.config.to_dict(), resume)
-        if mode != "resume":
-            return mode, None, None
-        resolved = self.folder.read_config()["resolved"]
+    def _claim(self, intent: str) -> tuple[str, str | None, dict | None]:
+        """(mode, the data path a resumed run started with, a finished run's metrics), decided by rank 0
+        holding the run's lock."""
+        self.mode, self._lock = self.folder.claim(self.config.to_dict(), intent)
+        if self.mode == "takeover":
+            print(f"ctkd-lab: '{self.folder.path}' held a run of these settings that stopped before its first "
+                  f"checkpoint; starting it again there", file=sys.stderr)
+        if self.mode == "done":
+            return self.mode, None, self.folder.read_metrics()
+        if self.mode != "resume":
+            return self.mode, None, None
         # a run from before the streaming path existed was in memory
-        return mode, resolved.get("threads"), resolved.get("data_path", "memory")
+        return self.mode, self.folder.read_config()["resolved"].get("data_path", "memory"), None
+
+    def close(self) -> None:
+        """Release the run's lock (:meth:`run` does when it ends; for a trainer that is never run)."""
+        lock, self._lock = getattr(self, "_lock", None), None
+        if lock is not None:
+            self.folder.release(lock)
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
 
     def _load_dataset(self, path: str | None = None):
         cfg = self.config
@@ -265,23 +296,22 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> dict:
-        """Train to ``config.epochs``; returns the metrics written to metrics.json."""
-        held = {}  # rank 0 holds the lock; another process training this folder: a UserError, nothing touched
-
-        def lock():
-            held["lock"] = self.folder.acquire()
-        agree(self.world, lock)
+        """Train to ``config.epochs``; returns the metrics written to metrics.json (a finished run's, for
+        mode 'done'). The lock taken when the trainer was built is released when this returns or fails."""
+        if self.mode == "done":
+            return self._done_metrics
+        if self.world.is_main and self._lock is None and _locking():
+            raise RuntimeError("this trainer has run or been closed already; build a new Trainer")
         try:
             return self._run()
         finally:
-            if held:
-                self.folder.release(held["lock"])
+            self.close()
 
     def _run(self) -> dict:
+        if self.world.is_main:  # under the lock taken in __init__: nothing changed the folder since
+            self.folder.start(self.mode, self._config_record())
         if self.mode == "resume":
             self._restore()
-        elif self.world.is_main:
-            self.folder.create(self._config_record())
         total_steps = self.config.epochs * len(self.train_loader)
         bar = tqdm(total=total_steps, initial=self.epoch * len(self.train_loader), disable=self.quiet,
                    desc=f"{self.config.method} {self.config.model}, {self.threads_reason}", unit="step",
@@ -297,6 +327,8 @@ class Trainer:
             bar.close()
             apply_threads(threads_before)
         metrics = self.metrics()
+        if self.world.is_main:  # (a run killed between its last checkpoint and metrics.json ends here)
+            self.folder.write_metrics(metrics)
         self._emit("end", metrics)
         return metrics
 
@@ -361,10 +393,10 @@ class Trainer:
         rng_states = gather_to_main(self.world, {
             "torch": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []})
-        if self.world.is_main:
+        if self.world.is_main:  # the checkpoint before metrics.json: "finished" only once the final one is saved
             self.folder.append(HISTORY, record)
-            self.folder.write_metrics(self.metrics())
             atomic_torch_save(self.folder.file(CHECKPOINT), self._checkpoint(rng_states))
+            self.folder.write_metrics(self.metrics())
         self._emit("epoch", record)
 
     def _log_window(self, window: _Window, epoch: int, lr: float, bar) -> None:
@@ -489,6 +521,13 @@ class _Window:
         self.total_samples = int(round(float(packed[-1])))
         values = packed[:-1].div(packed[-1]).tolist()
         return dict(zip(keys, values))
+
+
+def _locking() -> bool:
+    """Whether run locks exist here (not on Windows)."""
+    from . import run_folder
+
+    return run_folder.fcntl is not None
 
 
 def _params(net) -> int:

@@ -16,6 +16,7 @@ import os
 import re
 from pathlib import Path
 
+from .. import atomic
 from ..errors import UserError
 
 ZOO_PREFIX = "zoo:"
@@ -92,5 +93,5 @@ def write_manifest(folder: str | Path, fields: dict) -> dict:
     folder = Path(folder)
     checkpoint = folder / CHECKPOINT
     manifest = {**fields, "sha256": sha256_file(checkpoint), "bytes": checkpoint.stat().st_size}
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    atomic.write_text(folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return manifest

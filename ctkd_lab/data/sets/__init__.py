@@ -7,8 +7,8 @@
     imagefolder:<path>  any tree with train/<class>/ and test/<class>/ image folders
 
 A locator ``(name, root, cache_dir, download) -> Located`` finds its data set without decoding
-anything, or raises ``FileNotFoundError`` saying what to put where. Adding a data set is one
-decorated locator in a new module here, imported below.
+anything, or raises ``DataNotFound`` (a ``UserError`` and a ``FileNotFoundError``) saying what to put
+where. Adding a data set is one decorated locator in a new module here, imported below.
 """
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...errors import DataNotFound
 from .. import sources
 from ..paths import shared_data_root
 from . import DATASETS
@@ -25,7 +26,7 @@ def locate_cifar10_jpg(name: str, root: Path, cache_dir: Path, download: bool) -
             return Located(str(tree), tree_loader(name, tree), stats=CIFAR10_STATS)
     archive = shared_data_root() / "cifar10-jpg.tar.gz"
     if not archive.exists():
-        raise FileNotFoundError(
+        raise DataNotFound(
             f"cifar10-jpg is not in {candidates[0]} and its archive {archive} is missing: unpack the CIFAR-10 "
             f"JPEG tree (train/<class>/*.jpg, test/<class>/*.jpg) into {candidates[0]}.")
 

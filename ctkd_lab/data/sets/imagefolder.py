@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...errors import DataNotFound
 from .. import sources, stream
 from . import DATASETS
 from .located import Located, tree_loader
@@ -22,6 +23,6 @@ def locate_imagefolder(name: str, root: Path, cache_dir: Path, download: bool) -
         if tree is not None:
             return Located(str(tree), tree_loader(f"imagefolder:{tree}", tree), name=f"imagefolder:{tree}",
                            files=lambda image_size, tree=tree: stream.list_tree(tree, image_size))
-    raise FileNotFoundError(
+    raise DataNotFound(
         f"{name} needs a folder with train/<class>/ and test/<class>/ image folders, "
         f"and {options[0].resolve()} is not one.")

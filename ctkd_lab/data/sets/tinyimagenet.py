@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...errors import DataNotFound
 from .. import sources, stream
 from . import DATASETS
 from .located import Located, cached_pair
@@ -18,7 +19,7 @@ def locate_tinyimagenet(name: str, root: Path, cache_dir: Path, download: bool) 
     needed = [tree / "train", tree / "val" / "images", tree / "val" / "val_annotations.txt"]
     missing = [p for p in needed if not p.exists()]
     if missing:
-        raise FileNotFoundError(
+        raise DataNotFound(
             f"tinyimagenet is not in {tree} (missing {missing[0]}): unzip tiny-imagenet-200.zip into {root}.")
 
     def load(cache_dir: Path, image_size: int | None):

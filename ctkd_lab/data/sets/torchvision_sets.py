@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...errors import DataNotFound
 from .. import sources
 from . import DATASETS
 from .located import Located, cached_pair
@@ -32,7 +33,7 @@ def locate_torchvision(name: str, root: Path, cache_dir: Path, download: bool) -
     folder = sources.torchvision_files(name, root)
     missing = [f for f in REQUIRED_FILES[name] if not (folder / f).exists()]
     if missing and not download:
-        raise FileNotFoundError(
+        raise DataNotFound(
             f"{name} is not in {folder} (missing {missing[0]}): put torchvision's {name} files there "
             f"(or set CTKD_DATA to a folder that has them), or pass download=True (--download).")
 
