@@ -29,7 +29,8 @@ def fake_run(folder: Path, method: str, seed: int, roles: dict[str, dict], wall:
     """A run folder with hand-written config.json and metrics.json (no training, no checkpoint)."""
     folder.mkdir(parents=True)
     resolved = {"roles": {r: {"arch": m.pop("arch", "resnet8"), "frozen": m.get("frozen", False),
-                              "params": m["params"]} for r, m in roles.items()}, "primary": "student"}
+                              "params": m["params"]} for r, m in roles.items()}, "primary": "student",
+                "test_size": 360}
     config = TrainConfig(method=method, seed=seed, options=options or {}).to_dict()
     (folder / "config.json").write_text(json.dumps({"config": config, "resolved": resolved}))
     metrics = {"primary": "student", "finished": finished, "wall_time_s": wall, **roles}
@@ -179,14 +180,17 @@ def test_compare_to_baseline(synthetic_study):
     rows = summarise_study(synthetic_study, ["vanilla", "kd", "ctkd"])
     gaps = {g["method"]: g for g in compare_to_baseline(rows)}
     assert gaps["vanilla"]["verdict"] == "baseline" and gaps["vanilla"]["diff"] == 0
-    # kd: +25 points, noise = max(14.1, 7.1) points: a real gap; ctkd: 0 points, within noise
-    assert gaps["kd"]["diff"] == pytest.approx(0.25) and gaps["kd"]["noise"] == pytest.approx(0.1 * SQRT2)
-    assert gaps["kd"]["verdict"] == "above the baseline by more than 1 std"
-    assert gaps["ctkd"]["verdict"] == "within noise"
+    # kd: +25 points; the paired differences (30, 20) have a standard error of 5 points, larger than the test
+    # set's (2.3): noise 2 x 5 = 10 points, a real gap; ctkd: differences +10 and -10, level within noise
+    assert gaps["kd"]["diff"] == pytest.approx(0.25) and gaps["kd"]["noise"] == pytest.approx(0.10)
+    assert gaps["kd"]["verdict"] == "above the baseline" and gaps["kd"]["gap"].source == "seed spread"
+    assert gaps["ctkd"]["verdict"] == "level within noise"
     best = {g["method"]: g for g in compare_to_baseline(rows, "kd", which="best")}
     assert best["ctkd"]["diff"] == pytest.approx(-0.2) and best["ctkd"]["verdict"].startswith("below")
     one = summarise_study(synthetic_study, ["vanilla", "kd"], seeds=[0])
-    assert compare_to_baseline(one)[1]["verdict"] == "one seed: no spread to judge"
+    single = compare_to_baseline(one)[1]  # one seed: the test set's noise alone (2 SE of 50% and 80% on 360)
+    assert single["verdict"] == "above the baseline" and single["gap"].source == "test set"
+    assert single["noise"] == pytest.approx(2 * ((0.5 * 0.5 + 0.8 * 0.2) / 360) ** 0.5)
     with pytest.raises(UserError, match="baseline 'at'"):
         compare_to_baseline(rows, "at")
 

@@ -230,40 +230,45 @@ def _e(accs, bits=None, **kw):
 def test_bits_lines_one_seed_and_the_claim_count():
     alone = {1: _e([0.40], 1), 2: _e([0.64], 2), 4: _e([0.95], 4), None: _e([0.96])}
     cmtkd = {1: _e([0.42], 1), 2: _e([0.58], 2), 4: _e([0.95], 4)}
-    lines = bits_lines(alone, cmtkd, chance=0.1)
-    assert lines[0] == ("1 bit, in this run (1 seed): the student alone 40.0%, 56.0 points below full precision "
-                        "(96.0%); with CMT-KD 42.0%, 2.0 points above the student alone.")
-    assert lines[1].endswith("with CMT-KD 58.0%, 6.0 points below the student alone.")
-    assert lines[2].endswith("with CMT-KD 95.0%, level with the student alone.")
+    lines = bits_lines(alone, cmtkd, chance=0.1, n_test=360)
+    assert lines[0].startswith("1 bit, in this run (1 seed): the student alone 40.0%, 56.0 points below full precision "
+                               "(96.0%), beyond the noise of ±5.6 (2 SE; 360 test images, 1 seed); with CMT-KD 42.0%, "
+                               "level with the student alone within noise: +2.0 points, inside ±7.3")
+    assert "with CMT-KD 58.0%, level with the student alone within noise: -6.0 points" in lines[1]
+    assert "the student alone 95.0%, level with full precision (96.0%) within noise" in lines[2]
+    # no gap is beyond the noise of 360 test images: none counts for or against the claim
     assert lines[3] == ("The paper's claim, collaborative teachers beat the quantized student alone: CMT-KD's student "
-                        "scored above the student alone at 1 of 3 bit-width(s) (1 bit); level at 4 bits; below at "
-                        "2 bits in this run (1 seed).")
+                        "scored above the student alone at 0 of 3 bit-width(s); level within noise at 1 bit, 2 bits, "
+                        "4 bits in this run (1 seed).")
     assert lines[-1].startswith("One seed")
 
 
 def test_bits_lines_with_two_seeds_and_at_chance():
     alone = {1: _e([0.10, 0.12], 1), 2: _e([0.60, 0.70], 2), None: _e([0.95, 0.97])}
     cmtkd = {1: _e([0.11, 0.10], 1), 2: _e([0.80, 0.82], 2)}
-    lines = bits_lines(alone, cmtkd, chance=0.1)
+    lines = bits_lines(alone, cmtkd, chance=0.1, n_test=360)
     assert lines[0] == ("1 bit, in this run (2 seeds): the student alone 11.0% (10.0 / 12.0), at chance level; "
                         "with CMT-KD 10.5% (11.0 / 10.0), at chance level.")
-    assert "larger than one standard deviation over 2 seeds" in lines[1]
+    assert "16.0 points above the student alone, beyond the noise of ±8.0 (2 SE; 360 test images, 2 seeds, the seed " \
+           "spread the larger)" in lines[1]
     assert "at 1 of 1 bit-width(s) (2 bits)" in lines[2]
     assert not any(line.startswith("One seed") for line in lines)
-    stuck = bits_lines({2: _e([0.1], 2), None: _e([0.1])}, {2: _e([0.1], 2)}, chance=0.1)
+    stuck = bits_lines({2: _e([0.1], 2), None: _e([0.1])}, {2: _e([0.1], 2)}, chance=0.1, n_test=360)
     assert "at chance level" in stuck[0] and "not judged" in stuck[2]
 
 
 def test_mutual_and_teacher_lines():
     with_, without, alone = _e([0.58], 2), _e([0.74], 2), _e([0.64], 2)
-    lines = mutual_lines(with_, without, alone, chance=0.1)
+    lines = mutual_lines(with_, without, alone, chance=0.1, n_test=360)
     assert lines[0] == ("Mutual learning at 2 bits, in this run (1 seed): CMT-KD's student with it 58.0%, without it "
-                        "74.0%: 16.0 points below the run without it.")
-    assert lines[1] == ("Without mutual learning (the teachers and the attention loss only) the student is 10.0 points "
-                        "above the student alone (64.0%).")
+                        "74.0%: 16.0 points below the run without it, beyond the noise of ±7.0 (2 SE; 360 test images, "
+                        "1 seed).")
+    assert lines[1].startswith("Without mutual learning (the teachers and the attention loss only) the student is "
+                               "10.0 points above the student alone (64.0%), beyond the noise")
     assert lines[2] == (f"The paper reports {PAPER_CLAIM['mutual']}% with and {PAPER_CLAIM['no_mutual']}% without "
                         "(+1.2 points, AlexNet on CIFAR-100, second-hand); this run measured -16.0 points.")
-    assert mutual_lines(_e([0.1], 2), without, alone, 0.1)[0].startswith("CMT-KD's 2-bit student is at chance level")
+    stuck = mutual_lines(_e([0.1], 2), without, alone, 0.1, 360)
+    assert stuck[0].startswith("CMT-KD's 2-bit student is at chance level")
     t = teacher_lines({2: _e([0.58], 2, teacher_accs={"teacher8": [0.97], "teacher4": [0.96]})})
     assert t == ["CMT-KD with a 2-bit student: teacher8 (8 bits) 97.0%, teacher4 (4 bits) 96.0%; the student 58.0%."]
     assert bits_text(1) == "1 bit" and bits_text(None) == "full precision" and bits_adjective(2) == "2-bit"

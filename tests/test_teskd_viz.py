@@ -163,22 +163,27 @@ def test_expert_figure_colours_the_bars():
 
 # -- verdicts --------------------------------------------------------------------------------------
 def test_teskd_verdicts_one_seed_two_seeds_and_chance():
-    lines = teskd_verdicts(ALONE, _teskd(), chance=0.1)
+    lines = teskd_verdicts(ALONE, _teskd(), chance=0.1, n_test=360)
+    # +2 points is inside two standard errors of 360 test images (4.7 points)
     assert lines[0] == ("TESKD's teacher against the backbone alone, in this run (1 seed): 90.0% against 88.0%: "
-                        "2.0 points above the backbone alone.")
-    assert "no branch scored above the teacher" in lines[1]
+                        "level with the backbone alone within noise: +2.0 points, inside ±4.7 (2 SE; 360 test "
+                        "images, 1 seed).")
+    assert "no branch scored above the teacher beyond the noise" in lines[1]
     assert "this run measured +2.0 points" in lines[2] and lines[-1].startswith("One seed")
-    two = teskd_verdicts({**ALONE, "accs": [0.88, 0.9]}, _teskd(accs=(0.9, 0.89)), chance=0.1)
+    two = teskd_verdicts({**ALONE, "accs": [0.88, 0.9]}, _teskd(accs=(0.9, 0.89)), chance=0.1, n_test=360)
     assert "(2 seeds)" in two[0] and "within noise" in two[0] and not two[-1].startswith("One seed")
-    assert "at chance level" in teskd_verdicts({**ALONE, "accs": [0.12]}, _teskd(), chance=0.1)[0]
-    below = teskd_verdicts(ALONE, _teskd(accs=(0.85,), branch=(0.87,)), chance=0.1)
-    assert "3.0 points below the backbone alone" in below[0] and "scored above the teacher" in below[1]
+    assert "at chance level" in teskd_verdicts({**ALONE, "accs": [0.12]}, _teskd(), chance=0.1, n_test=360)[0]
+    level = teskd_verdicts(ALONE, _teskd(accs=(0.85,), branch=(0.87,)), chance=0.1, n_test=360)
+    assert "level with the backbone alone within noise: -3.0 points" in level[0] and "no branch" in level[1]
+    below = teskd_verdicts(ALONE, _teskd(accs=(0.70,), branch=(0.87,)), chance=0.1, n_test=360)
+    assert "18.0 points below the backbone alone, beyond the noise of ±5.9" in below[0]
+    assert "branch1 and branch2 scored above the teacher it trains with, beyond the noise" in below[1]
 
 
 def test_one_way_and_agreement_lines():
     two, one = _teskd(), _teskd("one-way", accs=(0.9,), detach=True, agree=(0.7,), kl=(0.3,))
-    lines = one_way_verdicts(ALONE, two, one, chance=0.1)
-    assert "in this run (1 seed): teacher 90.0% against 90.0%: level with the two-way teacher" in lines[0]
+    lines = one_way_verdicts(ALONE, two, one, chance=0.1, n_test=360)
+    assert "in this run (1 seed): teacher 90.0% against 90.0%: level with the two-way teacher within noise" in lines[0]
     agree = agreement_lines(two, one)
     assert "two-way: branch1: agreement 90.0%, KL 0.100" in agree[0]
     assert agree[-1].startswith("Two-way against one-way: the two-way teacher agrees more often")
@@ -189,16 +194,19 @@ def test_one_way_and_agreement_lines():
 
 def test_expert_lab_and_loss_share_lines():
     lines = expert_verdicts("resnet8", {"accs": [0.8]}, {"the TESKD teacher": {"accs": [0.85]},
-                                                        "resnet14 alone": {"accs": [0.86]}}, chance=0.1)
-    assert lines[0] == ("resnet8 with the TESKD teacher as its expert, in this run (1 seed): 85.0%, 5.0 points "
-                        "above resnet8 alone at 80.0%.")
-    assert lines[2] == ("Between the two experts: resnet8 with the TESKD teacher scored 1.0 points below resnet8 "
-                        "with resnet14 alone.")
-    assert "at chance level" in expert_verdicts("resnet8", {"accs": [0.1]}, {"x": {"accs": [0.9]}}, 0.1)[0]
-    lab = lab_lines([_teskd(), _teskd("x", accs=(0.11,))], ALONE, chance=0.1)
-    assert lab[0].endswith("2.0 points above the backbone alone (1 seed).") and "at chance level" in lab[1]
-    two = lab_lines([_teskd(accs=(0.9, 0.92))], {**ALONE, "accs": [0.88, 0.87]}, chance=0.1)
-    assert two[0].endswith("larger than one standard deviation over 2 seeds.")
+                                                        "resnet14 alone": {"accs": [0.86]}}, chance=0.1, n_test=360)
+    assert lines[0].startswith("resnet8 with the TESKD teacher as its expert, in this run (1 seed): 85.0%, level with "
+                               "resnet8 alone at 80.0% within noise: +5.0 points, inside ±5.7")
+    assert "86.0%, 6.0 points above resnet8 alone at 80.0%, beyond the noise of ±5.6" in lines[1]
+    assert lines[2].startswith("Between the two experts: resnet8 with the TESKD teacher scored level with resnet8 "
+                               "with resnet14 alone within noise: -1.0 points")
+    assert "at chance level" in expert_verdicts("resnet8", {"accs": [0.1]}, {"x": {"accs": [0.9]}}, 0.1, 360)[0]
+    lab = lab_lines([_teskd(), _teskd("x", accs=(0.11,))], ALONE, chance=0.1, n_test=360)
+    assert lab[0].endswith("level with the backbone alone within noise: +2.0 points, inside ±4.7 (2 SE; 360 test "
+                           "images, 1 seed).") and "at chance level" in lab[1]
+    two = lab_lines([_teskd(accs=(0.9, 0.92))], {**ALONE, "accs": [0.88, 0.87]}, chance=0.1, n_test=360)
+    assert two[0].endswith("3.5 points above the backbone alone, beyond the noise of ±3.3 (2 SE; 360 test images, "
+                           "2 seeds).")
     share = loss_share_lines(_steps(), {"ce_weight": 0.2})
     assert share[0].startswith("first half of the run: CE (teacher and branches) ") and "ce_weight 0.2" in share[-1]
 

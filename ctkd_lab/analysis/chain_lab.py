@@ -6,9 +6,10 @@ from the rows (never asserted in prose).
 
 Rows are those of :func:`ctkd_lab.study.capacity.run_capacity_gap` and
 :func:`ctkd_lab.analysis.chain_summary.summarise_chain`; accuracies are last-epoch test accuracies
-(fractions). Every verdict says how many seeds it rests on; with two or more, a gap no larger than the
-larger of the two sample standard deviations is called "within noise" (a rough rule, as in lesson 05);
-with one seed there is no spread to judge and the sentence says so. When a network is at chance level
+(fractions). Every verdict says how many seeds it rests on and judges each gap with
+:func:`~ctkd_lab.analysis.verdicts.judge_gap` ("above", "below" or "level within noise", from the test set's
+standard error and, with two or more seeds, the paired seed spread; ``n_test``: the test images). When a
+network is at chance level
 the verdict is :func:`~ctkd_lab.analysis.verdicts.chance_note` instead.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .study_stats import mean_std
-from .verdicts import chance_note
+from .verdicts import Gap, chance_note, judge_gap
 
 #: the paper's claimed order of the students, best first (methods.md section 2; reported, second-hand)
 PAPER_ORDER: tuple[str, ...] = ("dgkd", "takd", "kd")
@@ -56,19 +57,32 @@ def _seeds_text(n: int) -> str:
     return f"{n} seed{'s' * (n != 1)}"
 
 
-ONE_SEED = ("One seed: there is no spread to judge these gaps by, and a gap of a few points can be the luck of "
-            "the seed (set seeds = [0, 1] or more).")
+ONE_SEED = ("One seed: the noise above is the test set's alone, and the seed's luck adds to it "
+            "(set seeds = [0, 1] or more; lesson 09 measures how much).")
 
 
-def gap_words(a: float, a_std: float, b: float, b_std: float, seeds: int) -> str | None:
-    """How a gap ``a - b`` compares with the spread over ``seeds`` seeds (a clause); None for one seed
-    (the verdicts then end with :data:`ONE_SEED` once)."""
-    if seeds < 2:
-        return None
-    noise = max(a_std or 0.0, b_std or 0.0)
-    if abs(a - b) <= noise:
-        return f"within noise: no larger than one standard deviation over {seeds} seeds"
-    return f"larger than one standard deviation over {seeds} seeds"
+def by_seed(accs) -> list[float]:
+    """Accuracies one per seed, in seed order (a ``{seed: acc}`` dict or a list)."""
+    return [accs[k] for k in sorted(accs)] if isinstance(accs, dict) else list(accs)
+
+
+def sorted_by_word(gaps: dict[str, Gap]) -> dict[str, list[str]]:
+    """``{"above": [names], "level within noise": [...], "below": [...]}`` of judged gaps."""
+    out = {"above": [], "level within noise": [], "below": []}
+    for name, gap in gaps.items():
+        out[gap.word].append(name)
+    return out
+
+
+def against_alone(gaps: dict[str, Gap], alone: str) -> str:
+    """``above it: A; level within noise: B; below it: C (gaps: ...; noise ±x (...))``."""
+    words = sorted_by_word(gaps)
+    parts = [f"{'above it' if w == 'above' else 'below it' if w == 'below' else w}: {', '.join(names)}"
+             for w, names in words.items() if names]
+    noise = max(gaps.values(), key=lambda g: g.noise)
+    listed = ", ".join(f"{name} {gap.points:+.1f}" for name, gap in gaps.items())
+    return (f"Against {alone}: " + "; ".join(parts) + f" (gaps: {listed} points; noise up to ±{noise.noise:.1f}, "
+            f"{noise.basis()}).")
 
 
 def _pct(x: float) -> str:
@@ -79,7 +93,7 @@ def _with(clause: str | None, sep: str = ", ") -> str:
     return f"{sep}{clause}" if clause else ""
 
 
-def capacity_verdicts(rows: Sequence[dict], chance: float) -> list[str]:
+def capacity_verdicts(rows: Sequence[dict], chance: float, n_test: int) -> list[str]:
     """Which teacher taught the student best in this run, and whether the largest taught worse than a
     smaller one (the capacity gap), each against the seed-to-seed spread."""
     alone = next(r for r in rows if r["teacher"] is None)
@@ -93,9 +107,8 @@ def capacity_verdicts(rows: Sequence[dict], chance: float) -> list[str]:
     if note:
         return [note]
 
-    def spread(a: dict, b: dict) -> str | None:
-        return gap_words(a["student_acc_mean"], a["student_acc_std"], b["student_acc_mean"], b["student_acc_std"],
-                         seeds)
+    def judge(a: dict, b: dict) -> Gap:
+        return judge_gap(by_seed(a["student_acc_by_seed"]), by_seed(b["student_acc_by_seed"]), n_test)
 
     ranked = sorted(taught, key=lambda r: -r["student_acc_mean"])
     best, largest = ranked[0], max(taught, key=lambda r: r["teacher_params"])
@@ -105,26 +118,24 @@ def capacity_verdicts(rows: Sequence[dict], chance: float) -> list[str]:
              + f"; {student} alone {_pct(alone['student_acc_mean'])}."]
     if len(taught) > 1:
         if best is largest:
-            lead = spread(largest, ranked[1])
-            lines.append(f"The largest teacher ({largest['teacher']}) taught it best: no capacity gap in this run"
-                         + (f" (its lead over {ranked[1]['teacher']} is {lead})" if lead else "") + ".")
+            lead = judge(largest, ranked[1]).clause(f"taught by {ranked[1]['teacher']}")
+            lines.append(f"The largest teacher ({largest['teacher']}) taught it best: no capacity gap in this run "
+                         f"(taught by it, {student} is {lead}).")
         else:
-            gap = largest["student_acc_mean"] - best["student_acc_mean"]
-            lines.append(f"The largest teacher ({largest['teacher']}) taught it {abs(100 * gap):.1f} points worse than "
-                         f"{best['teacher']}, a smaller one: a capacity gap in this run"
-                         + _with(spread(largest, best), "; the gap is ") + ".")
-    above = [r["teacher"] for r in taught if r["student_acc_mean"] > alone["student_acc_mean"]]
-    head = (f"taught by {', '.join(above)} it did better than alone" if above
-            else f"no teacher made {student} better than it was alone")
-    gaps = ", ".join(f"{r['teacher']} {100 * (r['student_acc_mean'] - alone['student_acc_mean']):+.1f}" for r in taught)
-    lines.append(f"Against the student alone: {head} (gaps: {gaps} points"
-                 + _with(spread(best, alone), "; the best teacher's gap is ") + ").")
+            gap = judge(largest, best)
+            found = ("a capacity gap in this run" if gap.word == "below" else
+                     "no capacity gap resolved in this run")
+            than = gap.clause("taught by " + best["teacher"])
+            lines.append(f"The largest teacher ({largest['teacher']}) taught it less than {best['teacher']}, a smaller "
+                         f"one: taught by it, {student} is {than}; {found}.")
+    lines.append(against_alone({f"taught by {r['teacher']}": judge(r, alone) for r in taught},
+                               f"{student} alone"))
     if seeds < 2:
         lines.append(ONE_SEED)
     return lines
 
 
-def chain_verdicts(rows: Sequence[dict], student: str, chance: float,
+def chain_verdicts(rows: Sequence[dict], student: str, chance: float, n_test: int,
                    labels: Sequence[str] | None = None) -> list[str]:
     """The chain's student by way of teaching (KD, TAKD, DGKD, stochastic DGKD, alone): ranking, the
     paper's order DGKD > TAKD > KD, stochastic teaching against plain DGKD, each against the spread.
@@ -144,32 +155,30 @@ def chain_verdicts(rows: Sequence[dict], student: str, chance: float,
     lines = [f"Chain student, in this run ({_seeds_text(seeds)}): {student} by way of teaching, best first: "
              + ", ".join(f"{teaching_name(k)} {_pct(mine[k]['last_acc_mean'])}" for k in ranked) + "."]
 
-    def compare(a: str, b: str) -> str | None:
-        ra, rb = mine[a], mine[b]
-        return gap_words(ra["last_acc_mean"], ra["last_acc_std"], rb["last_acc_mean"], rb["last_acc_std"], seeds)
-
-    def points(a: str, b: str) -> str:
-        return f"{100 * (mine[a]['last_acc_mean'] - mine[b]['last_acc_mean']):+.1f} points"
+    def judge(a: str, b: str) -> Gap:
+        return judge_gap(by_seed(mine[a]["acc_by_seed"]), by_seed(mine[b]["acc_by_seed"]), n_test)
 
     present = [k for k in PAPER_ORDER if k in mine]
     if len(present) >= 2:
         claimed = " > ".join(teaching_name(k) for k in present)
-        here = sorted(present, key=lambda k: -mine[k]["last_acc_mean"])
-        holds = here == present
-        pairs = "; ".join(f"{teaching_name(a)} vs {teaching_name(b)} {points(a, b)}" + _with(compare(a, b))
-                          for a, b in zip(present, present[1:]))
-        lines.append(f"The paper's order {claimed}: {'holds' if holds else 'does not hold'} in this run"
-                     + ("" if holds else f" (here: {' > '.join(teaching_name(k) for k in here)})") + f". {pairs}.")
+        steps = [judge(a, b) for a, b in zip(present, present[1:])]
+        if all(g.word == "above" for g in steps):
+            verdict = "holds in this run, every step beyond the noise"
+        elif any(g.word == "below" for g in steps):
+            verdict = "does not hold in this run (a step reversed beyond the noise)"
+        else:
+            verdict = "is not resolved in this run (a step is level within noise)"
+        pairs = "; ".join(f"{teaching_name(a)}: {g.clause(teaching_name(b))}"
+                          for (a, b), g in zip(zip(present, present[1:]), steps))
+        lines.append(f"The paper's order {claimed} {verdict}. {pairs}.")
     for k in (k for k in mine if k.startswith("dgkd-")):
         if "dgkd" in mine:
-            lines.append(f"Stochastic teaching ({teaching_name(k)}) against DGKD with every guide: {points(k, 'dgkd')}"
-                         + _with(compare(k, "dgkd")) + ".")
+            lines.append(f"Stochastic teaching ({teaching_name(k)}): "
+                         f"{judge(k, 'dgkd').clause('DGKD with every guide')}.")
     if "vanilla" in mine:
         taught = [k for k in mine if k != "vanilla"]
-        above = [teaching_name(k) for k in taught if mine[k]["last_acc_mean"] > mine["vanilla"]["last_acc_mean"]]
-        lines.append(f"Against {student} alone ({_pct(mine['vanilla']['last_acc_mean'])}): "
-                     + (f"above it: {', '.join(above)}" if above else "no way of teaching beat it")
-                     + f" (of {len(taught)} taught).")
+        lines.append(against_alone({teaching_name(k): judge(k, "vanilla") for k in taught},
+                                   f"{student} alone ({_pct(mine['vanilla']['last_acc_mean'])})"))
     if seeds < 2:
         lines.append(ONE_SEED)
     return lines

@@ -29,7 +29,8 @@ def fidelity_to_teacher(out: str | Path, methods: list[str], teacher: str | Path
     if not runs:
         raise UserError(f"no finished runs of {', '.join(methods)} in '{out}'; run the study first")
     cfg = next(iter(runs.values()))[0]["config"]["config"]
-    ds = load_dataset(cfg["dataset"], root=cfg.get("data_root"), cache_dir=cfg.get("cache_dir"))
+    ds = load_dataset(cfg["dataset"], root=cfg.get("data_root"), cache_dir=cfg.get("cache_dir"),
+                      image_size=cfg.get("image_size"))  # the size the runs were trained at
     dev = pick_device(device)
     loader = eval_loader(ds, device=dev)
 

@@ -13,8 +13,9 @@ asserted in prose).
 An *entry* is one setting over its seeds (:mod:`ctkd_lab.study.quant_lab` makes them): ``label``, ``bits``
 (None: full precision), ``accs`` (the student's last-epoch test accuracy, one fraction per seed) and, for a
 CMT-KD run, ``teacher_accs`` (``{teacher role: [one per seed]}``). Every verdict says how many seeds it
-rests on, with the rule of lessons 05 to 07 (a gap no larger than the larger sample standard deviation is
-"within noise"; one seed has no spread to judge), and networks at chance level are named instead of compared.
+rests on and judges each gap with :func:`~ctkd_lab.analysis.verdicts.judge_gap` ("above", "below" or "level
+within noise", from the test set's standard error and, with two or more seeds, the paired seed spread;
+``n_test``: the test images), and networks at chance level are named instead of compared.
 """
 from __future__ import annotations
 
@@ -30,11 +31,10 @@ from ..methods import get_method
 from ..methods.teachers import read_checkpoint
 from ..quant import HWGQ, HWGQ_STEPS, LSQ, LSQReLU, hwgq, lsq
 from ..train import TrainConfig
-from .chain_lab import ONE_SEED, gap_words
+from .chain_lab import ONE_SEED
 from .runs import run_config, series
-from .study_stats import mean_std
+from .verdicts import Gap, at_chance, chance_note, judge_gap
 from .verdicts import accs_text as _accs
-from .verdicts import at_chance, chance_note
 from .verdicts import mean_of as _mean
 from .verdicts import pct as _pct
 from .verdicts import seeds_text as _seeds
@@ -284,7 +284,7 @@ def load_method(folder: str | Path, device: str = "cpu"):
     evaluation computed them (CMT-KD's teachers through the fused maps)."""
     cfg = TrainConfig.from_dict(run_config(folder)["config"])
     ckpt = read_checkpoint(folder)
-    ds = load_dataset(cfg.dataset, root=cfg.data_root, cache_dir=cfg.cache_dir)
+    ds = load_dataset(cfg.dataset, root=cfg.data_root, cache_dir=cfg.cache_dir, image_size=cfg.image_size)
     method = get_method(cfg.method).build(cfg, ds)
     method.load_state_dict(ckpt["method_state"])
     return method.to(device).eval()
@@ -375,29 +375,17 @@ def importance_lines(records: Sequence[dict]) -> list[str]:
 # -- verdicts --------------------------------------------------------------------------------------
 
 
-def _gap(a: Mapping, b: Mapping) -> tuple[float, str | None]:
-    """(mean gap a - b in points, how it compares with the spread, or None for one seed)."""
-    seeds = min(len(a["accs"]), len(b["accs"]))
-    ma, sa = mean_std(a["accs"])
-    mb, sb = mean_std(b["accs"])
-    return 100 * (ma - mb), gap_words(ma, sa, mb, sb, seeds)
-
-
-def _direction(points: float, other: str) -> str:
-    if round(points, 1) == 0:
-        return f"level with {other}"
-    return f"{abs(points):.1f} points {'above' if points > 0 else 'below'} {other}"
-
-
-def _with(clause: str | None) -> str:
-    return f", {clause}" if clause else ""
+def _gap(a: Mapping, b: Mapping, n_test: int) -> Gap:
+    """The judged gap between two entries' mean accuracies (:func:`~ctkd_lab.analysis.verdicts.judge_gap`)."""
+    return judge_gap(a["accs"], b["accs"], n_test)
 
 
 def _stuck(entry: Mapping, chance: float) -> bool:
     return at_chance(_mean(entry["accs"]), chance)
 
 
-def bits_lines(alone: Mapping[int | None, Mapping], cmtkd: Mapping[int, Mapping], chance: float) -> list[str]:
+def bits_lines(alone: Mapping[int | None, Mapping], cmtkd: Mapping[int, Mapping], chance: float,
+               n_test: int) -> list[str]:
     """One line per bit-width: the student alone against full precision (``alone[None]``) and, where there
     is a CMT-KD run at that bit-width, CMT-KD's student against the student alone; then the paper's claim
     (collaborative teachers beat the quantized student alone) counted over the bit-widths."""
@@ -414,9 +402,8 @@ def bits_lines(alone: Mapping[int | None, Mapping], cmtkd: Mapping[int, Mapping]
             if _stuck(a, chance):
                 parts.append(f"the student alone {_accs(a)}, at chance level")
             elif full is not None and not _stuck(full, chance):
-                gap, spread = _gap(a, full)
-                parts.append(f"the student alone {_accs(a)}, {_direction(gap, f'full precision ({_accs(full)})')}"
-                             + _with(spread))
+                gap = _gap(a, full, n_test)
+                parts.append(f"the student alone {_accs(a)}, {gap.clause(f'full precision ({_accs(full)})')}")
             else:
                 parts.append(f"the student alone {_accs(a)}")
         if c is not None:
@@ -425,17 +412,17 @@ def bits_lines(alone: Mapping[int | None, Mapping], cmtkd: Mapping[int, Mapping]
                     else "the student alone is at chance level: no comparison"
                 parts.append(f"with CMT-KD {_accs(c)}, {both}")
             else:
-                gap, spread = _gap(c, a)
-                parts.append(f"with CMT-KD {_accs(c)}, {_direction(gap, 'the student alone')}" + _with(spread))
+                gap = _gap(c, a, n_test)
+                parts.append(f"with CMT-KD {_accs(c)}, {gap.clause('the student alone')}")
                 judged.append(bits)
-                (above if round(gap, 1) > 0 else below if round(gap, 1) < 0 else level).append(bits_text(bits))
+                {"above": above, "below": below}.get(gap.word, level).append(bits_text(bits))
         lines.append(f"{bits_text(bits)}, in this run ({_seeds(seeds)}): " + "; ".join(parts) + ".")
     if cmtkd:
         if judged:
             counts = [f"above the student alone at {len(above)} of {len(judged)} bit-width(s)"
                       + (f" ({', '.join(above)})" if above else "")]
             if level:
-                counts.append(f"level at {', '.join(level)}")
+                counts.append(f"level within noise at {', '.join(level)}")
             if below:
                 counts.append(f"below at {', '.join(below)}")
             lines.append("The paper's claim, collaborative teachers beat the quantized student alone: CMT-KD's student "
@@ -460,7 +447,8 @@ def teacher_lines(cmtkd: Mapping[int, Mapping]) -> list[str]:
     return lines
 
 
-def mutual_lines(with_mutual: Mapping, without: Mapping, alone: Mapping | None, chance: float) -> list[str]:
+def mutual_lines(with_mutual: Mapping, without: Mapping, alone: Mapping | None, chance: float,
+                 n_test: int) -> list[str]:
     """CMT-KD's student with and without the min-logit mutual learning (``mutual`` off: no KL terms),
     beside the paper's ablation."""
     bits = with_mutual.get("bits")
@@ -470,17 +458,17 @@ def mutual_lines(with_mutual: Mapping, without: Mapping, alone: Mapping | None, 
     if note:
         return [note]
     seeds = min(len(with_mutual["accs"]), len(without["accs"]))
-    gap, spread = _gap(with_mutual, without)
+    gap = _gap(with_mutual, without, n_test)
     paper = PAPER_CLAIM["mutual"] - PAPER_CLAIM["no_mutual"]
     lines = [f"Mutual learning at {bits_text(bits)}, in this run ({_seeds(seeds)}): CMT-KD's student with it "
-             f"{_accs(with_mutual)}, without it {_accs(without)}: {_direction(gap, 'the run without it')}"
-             + _with(spread) + "."]
+             f"{_accs(with_mutual)}, without it {_accs(without)}: {gap.clause('the run without it')}."]
     if alone is not None and not _stuck(alone, chance):
-        g2, s2 = _gap(without, alone)
+        g2 = _gap(without, alone, n_test)
         lines.append(f"Without mutual learning (the teachers and the attention loss only) the student is "
-                     f"{_direction(g2, f'the student alone ({_accs(alone)})')}" + _with(s2) + ".")
+                     f"{g2.clause(f'the student alone ({_accs(alone)})')}.")
     lines.append(f"The paper reports {PAPER_CLAIM['mutual']}% with and {PAPER_CLAIM['no_mutual']}% without "
-                 f"(+{paper:.1f} points, {PAPER_CLAIM['setting']}, second-hand); this run measured {gap:+.1f} points.")
+                 f"(+{paper:.1f} points, {PAPER_CLAIM['setting']}, second-hand); "
+                 f"this run measured {gap.points:+.1f} points.")
     if seeds < 2:
         lines.append(ONE_SEED)
     return lines

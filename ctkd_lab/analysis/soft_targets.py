@@ -166,7 +166,8 @@ def test_set_logits(run_folder: str | Path, role: str | None = None, limit: int 
     from .runs import run_config
 
     cfg = run_config(run_folder)["config"]
-    ds = load_dataset(cfg["dataset"], root=cfg.get("data_root"), cache_dir=cfg.get("cache_dir"))
+    ds = load_dataset(cfg["dataset"], root=cfg.get("data_root"), cache_dir=cfg.get("cache_dir"),
+                      image_size=cfg.get("image_size"))  # the size the run was trained at
     net, info = network_from_checkpoint(run_folder, role, num_classes=ds.num_classes,
                                         in_channels=ds.in_channels, what="network")
     test = ds.test if limit is None else Split(ds.test.images[:limit], ds.test.labels[:limit])

@@ -10,7 +10,7 @@ import statistics
 from pathlib import Path
 
 from ..errors import UserError
-from .verdicts import at_chance
+from .verdicts import at_chance, judge_gap
 
 #: which teacher the fidelity columns compare the student with, first present wins
 FIDELITY_ORDER = ("expert_teacher", "teacher", "scratch_teacher", "peer")
@@ -36,6 +36,8 @@ def summarise_runs(method: str, runs: list[dict]) -> dict:
     val = mean_std([s.get("best_val_acc") for s in students])        # runs with --val-per-class
     at_val = mean_std([s.get("test_acc_at_best_val") for s in students])
     return {"method": method, "seeds": len(runs),
+            "last_accs": [s["test_acc"] for s in students], "best_accs": [s["best_test_acc"] for s in students],
+            "test_size": runs[0].get("config", {}).get("resolved", {}).get("test_size"),
             "last_acc_mean": last[0], "last_acc_std": last[1], "best_acc_mean": best[0], "best_acc_std": best[1],
             "fidelity_to": teacher or "",
             "agreement_mean": agreement[0], "kl_mean": kl[0], "ece_mean": ece[0],
@@ -63,10 +65,11 @@ def compare_to_baseline(rows: list[dict], baseline: str = "vanilla", which: str 
     ``chance`` (1 / classes, see :func:`ctkd_lab.analysis.verdicts.chance_level`): a method whose mean
     is within 5 points of it is "at chance level", and when the baseline is, every gap is moot.
 
-    ``which``: "last" or "best" epoch. ``noise`` is the larger of the two methods' sample stds; a gap
-    no larger than that is called "within noise" (a rough rule for a handful of seeds, not a
-    significance test: with 2 seeds the std itself is very uncertain). With one seed there is no
-    spread to judge and the verdict says so. Rows: ``method, mean, std, diff, noise, verdict``.
+    ``which``: "last" or "best" epoch. Each gap is judged by :func:`~ctkd_lab.analysis.verdicts.judge_gap`
+    from the per-seed accuracies (paired by seed) and the test set's size: ``verdict`` is "above the
+    baseline", "below the baseline" or "level within noise", and ``noise`` the half-width of "level" (two
+    standard errors, a fraction), ``gap`` the judged :class:`~ctkd_lab.analysis.verdicts.Gap`. Rows:
+    ``method, mean, std, diff, noise, verdict, gap``.
     """
     if which not in ("last", "best"):
         raise ValueError(f"which must be 'last' or 'best', got {which!r}")
@@ -75,22 +78,21 @@ def compare_to_baseline(rows: list[dict], baseline: str = "vanilla", which: str 
         raise UserError(f"the baseline '{baseline}' is not among the methods ({', '.join(by_name)}); "
                         f"add it to the study or pick another baseline")
     base = by_name[baseline]
-    b_mean, b_std = base[f"{which}_acc_mean"], base[f"{which}_acc_std"] or 0.0
+    b_mean = base[f"{which}_acc_mean"]
     out = []
     for r in rows:
         mean, std = r[f"{which}_acc_mean"], r[f"{which}_acc_std"] or 0.0
-        diff, noise = mean - b_mean, max(std, b_std)
+        diff = mean - b_mean
+        gap = judge_gap(r[f"{which}_accs"], base[f"{which}_accs"], r["test_size"]) if r["method"] != baseline else None
+        noise = gap.noise / 100 if gap else 0.0
         if chance is not None and at_chance(mean, chance):
             verdict = "at chance level: the budget is too small to compare"
         elif r["method"] == baseline:
             verdict = "baseline"
         elif chance is not None and at_chance(b_mean, chance):
             verdict = "the baseline is at chance level: the budget is too small to compare"
-        elif min(r["seeds"], base["seeds"]) < 2:
-            verdict = "one seed: no spread to judge"
-        elif abs(diff) <= noise:
-            verdict = "within noise"
         else:
-            verdict = f"{'above' if diff > 0 else 'below'} the baseline by more than 1 std"
-        out.append({"method": r["method"], "mean": mean, "std": std, "diff": diff, "noise": noise, "verdict": verdict})
+            verdict = gap.word if gap.level else f"{gap.word} the baseline"
+        out.append({"method": r["method"], "mean": mean, "std": std, "diff": diff, "noise": noise, "verdict": verdict,
+                    "gap": gap})
     return out

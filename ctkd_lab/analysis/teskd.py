@@ -10,8 +10,8 @@ An *entry* is one setting over its seeds: ``label``, ``accs`` (the deployed netw
 accuracy, one fraction per seed) and, for a TESKD run, ``branch_accs``, ``agreement`` and ``kl``
 (``{branch role: [one value per seed]}``: the branches' test accuracy and the teacher's test-set top-1
 agreement and KL with each branch). :mod:`ctkd_lab.study.teskd_lab` makes them from run folders. Every
-verdict says how many seeds it rests on, with the rule of lesson 05 and 06 (a gap no larger than the larger
-sample standard deviation is "within noise"; one seed has no spread to judge); networks at chance level
+verdict says how many seeds it rests on and judges each gap with :func:`~ctkd_lab.analysis.verdicts.judge_gap`
+("above", "below" or "level within noise"; ``n_test``: the test images); networks at chance level
 get :func:`~ctkd_lab.analysis.verdicts.chance_note` instead.
 """
 from __future__ import annotations
@@ -24,10 +24,9 @@ import torch
 from ..models import build_model, count_parameters
 from ..models.branches import backbone_outputs, build_branches, check_head
 from ..models.modes import evaluating
-from .chain_lab import ONE_SEED, gap_words
-from .study_stats import mean_std
+from .chain_lab import ONE_SEED
+from .verdicts import Gap, chance_note, judge_gap
 from .verdicts import accs_text as _accs
-from .verdicts import chance_note
 from .verdicts import mean_of as _mean
 from .verdicts import pct as _pct
 from .verdicts import seeds_text as _seeds
@@ -95,21 +94,12 @@ def dataset_shape(dataset) -> SimpleNamespace:
 # -- verdicts --------------------------------------------------------------------------------------
 
 
-def compare_entries(a: Mapping, b: Mapping) -> tuple[float, str | None, int]:
-    """(mean gap a - b in points, how it compares with the spread or None for one seed, seeds)."""
-    seeds = min(len(a["accs"]), len(b["accs"]))
-    ma, sa = mean_std(a["accs"])
-    mb, sb = mean_std(b["accs"])
-    return 100 * (ma - mb), gap_words(ma, sa, mb, sb, seeds), seeds
+def compare_entries(a: Mapping, b: Mapping, n_test: int) -> Gap:
+    """The judged gap between two entries' mean accuracies (:func:`~ctkd_lab.analysis.verdicts.judge_gap`)."""
+    return judge_gap(a["accs"], b["accs"], n_test)
 
 
-def _direction(points: float, other: str) -> str:
-    if round(points, 1) == 0:
-        return f"level with {other}"
-    return f"{abs(points):.1f} points {'above' if points > 0 else 'below'} {other}"
-
-
-def teskd_verdicts(alone: Mapping, two_way: Mapping, chance: float) -> list[str]:
+def teskd_verdicts(alone: Mapping, two_way: Mapping, chance: float, n_test: int) -> list[str]:
     """The deployed network trained alone against the same network trained with TESKD's branches, the
     branches against the teacher, and the paper's claim beside this run's gap."""
     note = chance_note({alone["label"]: _mean(alone["accs"]), f"TESKD's teacher ({two_way['label']})":
@@ -117,52 +107,53 @@ def teskd_verdicts(alone: Mapping, two_way: Mapping, chance: float) -> list[str]
     if note:
         return [note]
     seeds = min(len(alone["accs"]), len(two_way["accs"]))
-    gain, spread, _ = compare_entries(two_way, alone)
+    gain = compare_entries(two_way, alone, n_test)
     lines = [f"TESKD's teacher against the backbone alone, in this run ({_seeds(seeds)}): {_accs(two_way)} against "
-             f"{_accs(alone)}: {_direction(gain, 'the backbone alone')}" + (f", {spread}" if spread else "") + "."]
+             f"{_accs(alone)}: {gain.clause('the backbone alone')}."]
     branches = two_way.get("branch_accs") or {}
     if branches:
         teacher = _mean(two_way["accs"])
-        above = [r for r, accs in branches.items() if _mean(accs) > teacher]
+        above = [r for r, accs in branches.items() if judge_gap(accs, two_way["accs"], n_test).word == "above"]
         lines.append("Its branches (dropped at deployment): "
                      + ", ".join(f"{r} {_pct(_mean(a))}" for r, a in branches.items())
                      + f", the teacher {_pct(teacher)}: "
-                     + (f"{' and '.join(above)} scored above the teacher it trains with." if above else
-                        "no branch scored above the teacher."))
+                     + (f"{' and '.join(above)} scored above the teacher it trains with, beyond the noise." if above
+                        else "no branch scored above the teacher beyond the noise."))
     lines.append(f"The paper reports +{PAPER_CLAIM['gain_points']:.2f} points ({PAPER_CLAIM['alone']:.2f}% -> "
-                 f"{PAPER_CLAIM['teskd']:.2f}%, {PAPER_CLAIM['setting']}); this run measured {gain:+.1f} points.")
+                 f"{PAPER_CLAIM['teskd']:.2f}%, {PAPER_CLAIM['setting']}); "
+                 f"this run measured {gain.points:+.1f} points.")
     if seeds < 2:
         lines.append(ONE_SEED)
     return lines
 
 
-def one_way_verdicts(alone: Mapping, two_way: Mapping, one_way: Mapping, chance: float) -> list[str]:
+def one_way_verdicts(alone: Mapping, two_way: Mapping, one_way: Mapping, chance: float, n_test: int) -> list[str]:
     """The one-way variant's teacher (``detach_teacher`` on) against the two-way one and the backbone alone."""
     note = chance_note({alone["label"]: _mean(alone["accs"]), "the two-way teacher": _mean(two_way["accs"]),
                         "the one-way teacher": _mean(one_way["accs"])}, chance)
     if note:
         return [note]
     seeds = min(len(e["accs"]) for e in (alone, two_way, one_way))
-    diff, spread, _ = compare_entries(one_way, two_way)
-    to_alone, spread_alone, _ = compare_entries(one_way, alone)
+    diff = compare_entries(one_way, two_way, n_test)
+    to_alone = compare_entries(one_way, alone, n_test)
     lines = [f"One-way (detach_teacher on) against two-way, in this run ({_seeds(seeds)}): teacher {_accs(one_way)} "
-             f"against {_accs(two_way)}: {_direction(diff, 'the two-way teacher')}" + (f", {spread}" if spread else "")
-             + f"; {_direction(to_alone, 'the backbone alone')}" + (f", {spread_alone}" if spread_alone else "") + "."]
+             f"against {_accs(two_way)}: {diff.clause('the two-way teacher')}; "
+             f"{to_alone.clause('the backbone alone')}."]
     if seeds < 2:
         lines.append(ONE_SEED)
     return lines
 
 
-def lab_lines(entries: Sequence[Mapping], alone: Mapping, chance: float) -> list[str]:
+def lab_lines(entries: Sequence[Mapping], alone: Mapping, chance: float, n_test: int) -> list[str]:
     """One line per lab setting: its teacher against the backbone alone."""
     lines = []
     for k, e in enumerate(entries, start=1):
-        gain, spread, seeds = compare_entries(e, alone)
+        gain = compare_entries(e, alone, n_test)
         if chance_note({"t": _mean(e["accs"])}, chance) or chance_note({"a": _mean(alone["accs"])}, chance):
             verdict = "at chance level (or the backbone alone is): raise epochs or per_class to compare"
         else:
-            verdict = _direction(gain, "the backbone alone") + (f", {spread}" if spread else "")
-        lines.append(f"run {k} ({e['label']}): teacher {_accs(e)}, {verdict}" + (" (1 seed)." if seeds < 2 else "."))
+            verdict = gain.clause("the backbone alone")
+        lines.append(f"run {k} ({e['label']}): teacher {_accs(e)}, {verdict}.")
     return lines
 
 
@@ -191,7 +182,8 @@ def agreement_lines(two_way: Mapping, one_way: Mapping) -> list[str]:
     return lines
 
 
-def expert_verdicts(student: str, alone: Mapping, taught: Mapping[str, Mapping], chance: float) -> list[str]:
+def expert_verdicts(student: str, alone: Mapping, taught: Mapping[str, Mapping], chance: float,
+                    n_test: int) -> list[str]:
     """A student taught by each expert (``{label: entry}``) against the same student trained alone."""
     note = chance_note({f"{student} alone": _mean(alone["accs"]),
                         **{f"{student} taught by {k}": _mean(e["accs"]) for k, e in taught.items()}}, chance)
@@ -200,15 +192,13 @@ def expert_verdicts(student: str, alone: Mapping, taught: Mapping[str, Mapping],
     seeds = min(len(e["accs"]) for e in [alone, *taught.values()])
     lines = []
     for label, entry in taught.items():
-        gap, spread, _ = compare_entries(entry, alone)
+        gap = compare_entries(entry, alone, n_test)
         lines.append(f"{student} with {label} as its expert, in this run ({_seeds(seeds)}): {_accs(entry)}, "
-                     f"{_direction(gap, f'{student} alone at {_accs(alone)}')}" + (f", {spread}" if spread else "")
-                     + ".")
+                     f"{gap.clause(f'{student} alone at {_accs(alone)}')}.")
     if len(taught) == 2:
         (la, ea), (lb, eb) = taught.items()
-        gap, spread, _ = compare_entries(ea, eb)
-        lines.append(f"Between the two experts: {student} with {la} scored {_direction(gap, f'{student} with {lb}')}"
-                     + (f", {spread}" if spread else "") + ".")
+        gap = compare_entries(ea, eb, n_test)
+        lines.append(f"Between the two experts: {student} with {la} scored {gap.clause(f'{student} with {lb}')}.")
     if seeds < 2:
         lines.append(ONE_SEED)
     return lines

@@ -80,12 +80,15 @@ def role_state_dict(method_state: dict, role: str) -> dict:
 
 def network_from_checkpoint(path: str | Path, role: str | None = None, *, dataset: str | None = None,
                             num_classes: int | None = None, in_channels: int | None = None,
-                            arch: str | None = None, what: str = "teacher") -> tuple[nn.Module, dict]:
+                            arch: str | None = None, what: str = "teacher",
+                            image_size: int | None = None) -> tuple[nn.Module, dict]:
     """Rebuild one network of a checkpoint (its primary role by default), in eval mode.
 
-    The ``dataset``, ``num_classes``, ``in_channels`` and ``arch`` given are checked against
-    the checkpoint, so a teacher trained for another task is a clear error, not a shape
-    traceback. Returns the network and a small info dict (arch, dataset, path, test accuracy).
+    The ``dataset``, ``num_classes``, ``in_channels``, ``arch`` and ``image_size`` (the side in
+    pixels of the images it will see) given are checked against the checkpoint, so a teacher trained
+    for another task, or at another resolution, is a clear error, not a shape traceback or a silently
+    weak teacher. Returns the network and a small info dict (arch, dataset, path, test accuracy,
+    image size).
     """
     p = resolve_checkpoint_path(path)
     ckpt = read_checkpoint(p)
@@ -111,6 +114,11 @@ def network_from_checkpoint(path: str | Path, role: str | None = None, *, datase
     if in_channels is not None and desc["in_channels"] != in_channels:
         raise UserError(f"the {what} in '{shown}' takes {desc['in_channels']} input channels, the data has "
                         f"{in_channels}; train a {what} on this data set first")
+    trained_size = checkpoint_image_size(ckpt)
+    if image_size is not None and trained_size is not None and trained_size != image_size:
+        raise UserError(f"the {what} in '{shown}' was trained on {trained_size}x{trained_size} images but this run "
+                        f"serves {image_size}x{image_size}; set image_size = {trained_size} (--image-size "
+                        f"{trained_size}), or train a {what} at {image_size} pixels")
     if arch is not None and desc["arch"] != arch:
         raise UserError(f"the {what} in '{shown}' is a {desc['arch']}, not the declared {arch}; "
                         f"declare {desc['arch']} or pass another checkpoint")
@@ -127,6 +135,19 @@ def network_from_checkpoint(path: str | Path, role: str | None = None, *, datase
     net.eval()
     info = {"path": str(p), "zoo": path if is_zoo_name(path) else None, "role": role, "arch": desc["arch"],
             "dataset": trained_on, "num_classes": desc["num_classes"],
-            "test_acc": ckpt.get("metrics", {}).get(role, {}).get("test_acc"),
+            "test_acc": ckpt.get("metrics", {}).get(role, {}).get("test_acc"), "image_size": trained_size,
             "placement": ckpt.get("placement") or {}}  # what its run computed in (train.evaluate.recorded_placement)
     return net, info
+
+
+#: the side in pixels each built-in data set is served at when no image_size is asked for
+NATIVE_IMAGE_SIZES = {"digits": 32, "cifar10": 32, "cifar10-jpg": 32, "cifar100": 32, "svhn": 32, "tinyimagenet": 64}
+
+
+def checkpoint_image_size(ckpt_or_path) -> int | None:
+    """The side in pixels of the images a checkpoint's networks were trained on (a checkpoint dict, a run
+    folder, checkpoint.pt or zoo:<name>): the image_size its run asked for, else its data set's native size;
+    None when neither is known (an image folder served at its own size)."""
+    ckpt = ckpt_or_path if isinstance(ckpt_or_path, dict) else read_checkpoint(ckpt_or_path)
+    asked = ckpt["dataset"].get("image_size")
+    return int(asked) if asked is not None else NATIVE_IMAGE_SIZES.get(ckpt["dataset"]["name"])
