@@ -20,12 +20,16 @@
 #   teskd  resnet20 with Nesterov (the TESKD study's optimiser): vanilla and teskd each with lr chosen from
 #          {0.05, 0.1, 0.2, 0.4}; vanilla at the TESKD teacher's equivalent step (lr 0.02, wd 2.5e-3);
 #          teskd with the KL weight 0 (deep supervision only) at teskd's chosen lr; seeds 0-2.
+#   dgkd   the chains study's setting (docs/results/cifar10_chains.md: 2,500 images, T 2 and lam 0.5 as chosen
+#          there on validation, ce_scale paper): per seed the chain plain10 -> plain8 -> plain6 -> plain4 ->
+#          plain2 alone, by KD, TAKD and DGKD (`ctkd-lab chain`); then the plain2 student of KD and of TAKD at
+#          DGKD's loss scale (lr x 4, wd / 4: G = 4 guides) and of DGKD at loss / 4 (lr / 4, wd x 4).
 set -euo pipefail
 export OMP_NUM_THREADS=1
 OUT=${OUT:-runs/when_it_helps}
 JOBS=${JOBS:-2}
 SEEDS=${SEEDS:-0 1 2}
-PARTS=${PARTS:-lr ctkd teskd}
+PARTS=${PARTS:-lr ctkd teskd dgkd}
 GRID_LR="0.05 0.1 0.2 0.4"
 # 500 training images per class (5,000, subset_seed 0), 100 more per class held out for validation; SGD
 # momentum 0.9, batch 128, cosine schedule, pad-4 crop + flip; test and validation at the last epoch only
@@ -97,6 +101,37 @@ part_teskd() {
     echo "$D/teskd-lr$S/seed$s --method teskd $FLAGS --lr $S --weight-decay 5e-4 --seed $s"
     echo "$D/teskd-kl0-lr$S/seed$s --method teskd --kd-weight 0 $FLAGS --lr $S --weight-decay 5e-4 --seed $s"
   done | run_plan
+}
+
+part_dgkd() {
+  local D="$OUT/dgkd" CHAIN=plain10,plain8,plain6,plain4,plain2
+  local CDATA="--dataset cifar10-jpg --per-class 250 --val-per-class 100 --epochs 10 --eval-every 10
+               --schedule cosine --lr 0.1 --batch-size 128 --weight-decay 5e-4 --threads 1 --quiet"
+  local LOSS="--temperature 2 --lam 0.5"
+  chains() {
+    ctkd-lab chain --models "$CHAIN" --mode vanilla --seeds "$1" --out "$D" $CDATA
+    ctkd-lab chain --models plain10,plain2 --mode kd --seeds "$1" --out "$D" $CDATA $LOSS
+    ctkd-lab chain --models "$CHAIN" --mode takd --seeds "$1" --out "$D" $CDATA $LOSS
+    ctkd-lab chain --models "$CHAIN" --mode dgkd --seeds "$1" --out "$D" $CDATA $LOSS
+  }
+  local pids=() s
+  for s in $SEEDS; do
+    chains "$s" > "$D-seed$s.log" 2>&1 &
+    pids+=($!)
+    if (( ${#pids[@]} >= JOBS )); then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
+  done
+  wait
+  # the students at the other loss scale: same data and loss, only (lr, wd) moved by the identity
+  local common="$COMMON"
+  COMMON="--dataset cifar10-jpg --per-class 250 --val-per-class 100 --epochs 10 --eval-every 10 --schedule cosine
+          --batch-size 128 --threads 1 --quiet $LOSS"
+  for s in $SEEDS; do
+    local S="$D/seed$s"
+    echo "$D/scaled/kd-x4/seed$s --method takd --model plain2 --teacher $S/plain10-teacher --lr 0.4 --weight-decay 1.25e-4 --seed $s"
+    echo "$D/scaled/takd-x4/seed$s --method takd --model plain2 --teacher $S/plain4-takd --lr 0.4 --weight-decay 1.25e-4 --seed $s"
+    echo "$D/scaled/dgkd-div4/seed$s --method dgkd --model plain2 --teachers $S/plain10-teacher,$S/plain8-dgkd,$S/plain6-dgkd,$S/plain4-dgkd --lr 0.025 --weight-decay 2e-3 --seed $s"
+  done | run_plan
+  COMMON="$common"
 }
 
 for part in $PARTS; do
