@@ -71,6 +71,7 @@ class TrainConfig:
     device: str = "auto"               # auto | cpu | cuda | cuda:N | mps
     precision: str = "auto"            # auto (bf16 on CUDA, fp32 elsewhere) | fp32 | bf16 | fp16
     channels_last: bool | None = None  # None: on CUDA and CPU (faster there), not MPS
+    deterministic: bool = False        # deterministic algorithms, cuBLAS workspace, no cudnn.benchmark (device.py)
     threads: int = DEFAULT_THREADS     # CPU threads per process: a setting (it changes the results), never
                                        # chosen from the load; None means the default (device.py)
     log_every: int = 10                # steps between step records in history.jsonl
@@ -135,6 +136,7 @@ class TrainConfig:
         switch("nesterov")
         switch("augment")
         switch("channels_last", optional=True)
+        switch("deterministic")
         integer("epochs", 5)
         integer("batch_size", 64, optional=True)
         integer("per_class", 50, optional=True)
@@ -259,6 +261,10 @@ FIELD_HELP = {
     "device": "auto | cpu | cuda | cuda:N | mps",
     "precision": "auto (bf16 on CUDA, fp32 elsewhere) | fp32 | bf16 | fp16",
     "channels_last": "channels-last memory format (default: on CUDA and CPU)",
+    "deterministic": "deterministic algorithms (torch.use_deterministic_algorithms, CUBLAS_WORKSPACE_CONFIG=:4096:8, "
+                     "cudnn.benchmark off): on CUDA a resumed run then ends exactly as an uninterrupted one; "
+                     "without it CUDA runs use cudnn.benchmark (faster, last digits vary). A CPU run gives the same "
+                     "results either way",
     "threads": "CPU threads per process; part of the run's settings, since the count changes the results "
                "(OMP_NUM_THREADS does not change it)",
     "log_every": "steps between step records in history.jsonl",

@@ -19,10 +19,16 @@ class Placement:
 
     def autocast(self):
         """Mixed precision on accelerators; a no-op context for fp32."""
-        if self.precision == "fp32":
-            return contextlib.nullcontext()
-        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
-        return torch.autocast(device_type=self.device.type, dtype=dtype)
+        return autocast(self.device, self.precision)
+
+
+def autocast(device, precision: str):
+    """The autocast context of ``precision`` (fp32: none) on ``device``: training, evaluation and every helper
+    that scores a run's network use this one, so they compute alike."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
 
 
 def pick_device(requested: str = "auto") -> torch.device:
@@ -55,6 +61,49 @@ def placement_for(config) -> Placement:
     # faster in it (measured on resnet20/wrn_40_1, batch 128); left off on MPS.
     channels_last = config.channels_last if config.channels_last is not None else device.type in ("cuda", "cpu")
     return Placement(device, precision, channels_last)
+
+
+# -- determinism -------------------------------------------------------------------------------
+# --deterministic: torch.use_deterministic_algorithms(True) (an op with no deterministic CUDA kernel then
+# raises instead of varying; the kit's own code avoids them: losses.attention.pool_to, models.branches),
+# cuBLAS's fixed workspace (CUBLAS_WORKSPACE_CONFIG, read when cuBLAS starts, so it is set before the
+# first CUDA work) and cudnn.benchmark off. Without it, CUDA runs turn cudnn.benchmark on (each conv shape
+# timed once, the fastest algorithm kept: faster, but the last digits vary from run to run).
+
+#: the cuBLAS workspace setting deterministic CUDA matrix products need (CUDA docs, "Results reproducibility")
+CUBLAS_WORKSPACE = ":4096:8"
+
+
+def prepare_determinism(deterministic: bool, device: torch.device) -> None:
+    """Set CUBLAS_WORKSPACE_CONFIG for a deterministic CUDA run; a UserError when CUDA already started
+    without it in this process (too late to take effect)."""
+    if not deterministic or device.type != "cuda":
+        return
+    if os.environ.get("CUBLAS_WORKSPACE_CONFIG") in (CUBLAS_WORKSPACE, ":16:8"):
+        return
+    if torch.cuda.is_initialized():
+        raise UserError(f"--deterministic needs CUBLAS_WORKSPACE_CONFIG={CUBLAS_WORKSPACE} set before CUDA starts, "
+                        f"and CUDA has already started in this process; set it in the environment first (or "
+                        f"restart the kernel and train the deterministic run first)")
+    os.environ["CUBLAS_WORKSPACE_CONFIG"] = CUBLAS_WORKSPACE
+
+
+@contextlib.contextmanager
+def determinism(deterministic: bool, device: torch.device):
+    """Within: deterministic algorithms when ``deterministic``; on CUDA, cudnn.benchmark = not deterministic
+    (and cudnn.deterministic = deterministic). Everything is restored on exit (a notebook kernel is left as
+    it was)."""
+    cudnn = torch.backends.cudnn
+    before = (torch.are_deterministic_algorithms_enabled(), cudnn.benchmark, cudnn.deterministic)
+    try:
+        if deterministic:
+            torch.use_deterministic_algorithms(True)
+        if device.type == "cuda":
+            cudnn.benchmark, cudnn.deterministic = not deterministic, deterministic
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0])
+        cudnn.benchmark, cudnn.deterministic = before[1], before[2]
 
 
 # -- CPU threads ------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from ..models.base import check_image_size
 from ..models.modes import evaluating
 from . import distributed as dist_mod
 from .config import TrainConfig, resolve_defaults
-from .device import apply_threads, choose_threads, placement_for
+from .device import apply_threads, choose_threads, determinism, placement_for, prepare_determinism
 from .distributed import (
     agree,
     barrier,
@@ -42,6 +42,7 @@ from .distributed import (
 from .evaluate import collect_logits, summarise
 from .naming import default_out, settings_diff
 from .progress import Progress
+from .rng import restore_rng, rng_state
 from .run_folder import CHECKPOINT, HISTORY, PROBE, RunFolder, atomic_torch_save, check_out_path
 from .schedule import lr_at, milestones_for
 
@@ -77,6 +78,7 @@ class Trainer:
         self.world = init_world(self.placement.device)
         self.placement = dataclasses.replace(self.placement,
                                              device=device_for(self.world, self.placement.device))
+        prepare_determinism(config.deterministic, self.placement.device)  # before CUDA starts
         self.folder = RunFolder(check_out_path(out) if out is not None else default_out(config))
         self.threads, self.threads_reason = choose_threads(config.threads)
         self.quiet = quiet or not self.world.is_main
@@ -98,6 +100,8 @@ class Trainer:
     def _set_up(self, dataset) -> None:
         """Data, networks, loaders and optimiser (the lock is held)."""
         config = self.config
+        if self.mode == "resume" and config.precision == "auto":  # auto resolved once, when the run started
+            self.placement = dataclasses.replace(self.placement, precision=agree(self.world, self._recorded_precision))
         if dataset is None:  # rank 0 decodes (and caches) first, and chooses the path for all
             loaded = {}
 
@@ -155,6 +159,15 @@ class Trainer:
         except Exception:
             pass
 
+    def _recorded_precision(self) -> str:
+        """The precision a resumed run resolved ``auto`` to when it started (a CPU fp32 run resumed on CUDA
+        stays fp32; a CUDA bf16 run resumed on a CPU stays bf16), so it continues the same computation."""
+        recorded = self.folder.read_config()["resolved"].get("precision", "fp32")
+        if recorded == "fp16" and self.placement.device.type == "cpu":
+            raise UserError(f"the run in '{self.folder.path}' trains in fp16, which the CPU cannot; resume it on a "
+                            f"GPU (--device cuda)")
+        return recorded
+
     def _load_dataset(self, path: str | None = None):
         cfg = self.config
         # a resumed run keeps the path it started on (auto could choose otherwise on another machine)
@@ -162,7 +175,8 @@ class Trainer:
             path = self.recorded_data_path if cfg.data_path == "auto" and self.recorded_data_path else cfg.data_path
         return load_dataset(cfg.dataset, root=cfg.data_root, cache_dir=cfg.cache_dir, download=cfg.download,
                             image_size=cfg.image_size, data_path=path, memory_share=cfg.memory_share,
-                            copies=self.world.local_size)  # every process on this machine holds a copy
+                            copies=self.world.local_size,  # every process on this machine holds a copy
+                            device=self.placement.device)  # on a GPU, the memory path holds them there
 
     def _make_loaders(self) -> None:
         cfg, ds, pl = self.config, self.dataset, self.placement
@@ -217,6 +231,8 @@ class Trainer:
             "config": cfg.to_dict(),
             "resolved": {
                 "device": str(pl.device), "precision": pl.precision, "channels_last": pl.channels_last,
+                "deterministic": cfg.deterministic,
+                "cudnn_benchmark": pl.device.type == "cuda" and not cfg.deterministic,
                 "threads": self.threads, "threads_reason": self.threads_reason,
                 "processes": self.world.size, "backend": self.world.backend,
                 "batch_per_process": self.batch_per_process,
@@ -256,9 +272,10 @@ class Trainer:
             "history_lines": self.folder.line_count(HISTORY),
             "probe_lines": self.folder.line_count(PROBE),
             "processes": self.world.size,
-            "rng": {"torch": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                    "ranks": rng_states},
+            # what evaluation later computes in (train.evaluate.recorded_placement): as this trainer did
+            "placement": {"precision": self.placement.precision, "channels_last": self.placement.channels_last,
+                          "device": str(self.placement.device), "deterministic": self.config.deterministic},
+            "rng": {**rng_state(self.placement.device), "ranks": rng_states},
             "progress": self.progress.state_dict(),
             "metrics": self.metrics(),
         }
@@ -290,9 +307,7 @@ class Trainer:
             self.folder.truncate(HISTORY, ckpt["history_lines"])
             self.folder.truncate(PROBE, ckpt["probe_lines"])
         rng = (ckpt["rng"].get("ranks") or [ckpt["rng"]])[self.world.rank]
-        torch.set_rng_state(rng["torch"].cpu())
-        if rng["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
+        restore_rng(rng, self.placement.device)  # fewer GPUs visible than when saved: what fits (train.rng)
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> dict:
@@ -320,8 +335,9 @@ class Trainer:
         try:
             if self.step == 0 and self.config.probe_every:
                 self._probe()
-            while self.epoch < self.config.epochs:
-                self._train_epoch(bar)
+            with determinism(self.config.deterministic, self.placement.device):  # restored after
+                while self.epoch < self.config.epochs:
+                    self._train_epoch(bar)
             barrier(self.world)  # rank 0's last files are written when run() returns on any rank
         finally:
             bar.close()
@@ -390,9 +406,7 @@ class Trainer:
                 record[f"train_acc/{role}"] = stats[f"batch_acc/{role}"]
             record.update({f"test_{key}/{role}": value for key, value in evals.get(role, {}).items()})
         record.update({f"val_acc/{role}": acc for role, acc in val_accs.items()})
-        rng_states = gather_to_main(self.world, {
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []})
+        rng_states = gather_to_main(self.world, rng_state(self.placement.device))
         if self.world.is_main:  # the checkpoint before metrics.json: "finished" only once the final one is saved
             self.folder.append(HISTORY, record)
             atomic_torch_save(self.folder.file(CHECKPOINT), self._checkpoint(rng_states))
