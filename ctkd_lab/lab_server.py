@@ -16,8 +16,19 @@ A lesson whose settled content is the notebook already on disk (the same JSON va
 ``0`` told apart) is not rewritten at all (:class:`LessonsContentsManager`), so its bytes stay as
 they are, whatever key order or line breaks the file was written with.
 
-A notebook anywhere else, a subfolder of the lessons folder included, is saved as it is. Nothing
-here imports the rest of the package, so the server process stays light.
+A notebook anywhere else, a subfolder of the lessons folder included, is saved as it is.
+
+The kernel's state ("Busy" in JupyterLab's status bar, ``execution_state`` in the server's
+``/api/kernels``) follows the kernel's busy/idle messages whose request is of a tracked type.
+JupyterLab 4.4+ opens a kernel *subshell* (ipykernel 7) for the widgets' messages the first time
+a cell creates a widget; that ``create_subshell_request`` arrives on the control channel while the
+cell runs, and its "idle" made the lab and the server say Idle until the next cell started,
+although the cell went on training. :data:`UNTRACKED_MESSAGE_TYPES` adds the subshell requests to
+the server's untracked types (JupyterLab reads the same list); ``lab_settings/overrides.json``
+keeps the widgets' messages off subshells, so a panel's callback runs in the kernel's main thread,
+after the cell that is running, with the kernel busy while it trains.
+
+Nothing here imports the rest of the package, so the server process stays light.
 """
 from __future__ import annotations
 
@@ -30,6 +41,20 @@ from typing import Any
 import nbformat
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 from traitlets import Unicode
+
+# Control-channel requests about subshells: not user activity, and their busy/idle must not stand for
+# the kernel's state (jupyter_server's defaults list the other control requests already).
+SUBSHELL_MESSAGE_TYPES = ("create_subshell_request", "create_subshell_reply", "delete_subshell_request",
+                          "delete_subshell_reply", "list_subshell_request", "list_subshell_reply")
+
+
+def untracked_message_types() -> list[str]:
+    """jupyter_server's default untracked message types plus :data:`SUBSHELL_MESSAGE_TYPES`."""
+    from jupyter_server.services.kernels.kernelmanager import MappingKernelManager
+
+    defaults = list(MappingKernelManager.class_traits()["untracked_message_types"].default())
+    return defaults + [t for t in SUBSHELL_MESSAGE_TYPES if t not in defaults]
+
 
 # What the lessons keep of ``metadata.language_info``; the kernel fills in the rest on every start.
 LANGUAGE_INFO_KEPT = ("name",)

@@ -334,21 +334,62 @@ def test_exported_html_typesets_equations_and_draws_figures_offline(chromium, tm
 SAVED_LESSON = REPO / "notebooks" / "00_welcome.ipynb"  # its ctkd_try_this holds 0.0, which JavaScript reads as 0
 
 
-@pytest.fixture
-def make_lab_copy(tmp_path):
-    """JupyterLab started as `make lab` starts it (the repo's jupyter_server_config.py, rooted at the
-    notebooks folder beside it), on a copy: the config file beside a notebooks/ folder holding lesson 00 as it is in
-    the working tree, so a save can never touch the repository's own lessons."""
-    shutil.copy(REPO / "jupyter_server_config.py", tmp_path / "jupyter_server_config.py")
-    root = tmp_path / "notebooks"
+BUSY_CELL = """import time
+import ipywidgets
+bar = ipywidgets.IntProgress(min=0, max=16, description="training")
+display(bar)  # the cell's first widget: JupyterLab 4.4+ would open a kernel subshell for widgets here
+for step in range(16):
+    time.sleep(0.5)
+    bar.value = step + 1"""
+
+
+@pytest.fixture(scope="module")
+def make_lab_copy(tmp_path_factory):
+    """JupyterLab started as `make lab` starts it (the repo's jupyter_server_config.py and lab_settings/,
+    rooted at the notebooks folder beside them), on a copy: a notebooks/ folder holding lesson 00 as it is
+    in the working tree and a notebook whose one cell shows a widget and works for 8 s, so a save can
+    never touch the repository's own lessons."""
+    base = tmp_path_factory.mktemp("make-lab-copy")
+    shutil.copy(REPO / "jupyter_server_config.py", base / "jupyter_server_config.py")
+    shutil.copytree(REPO / "lab_settings", base / "lab_settings")
+    root = base / "notebooks"
     root.mkdir()
     shutil.copy(SAVED_LESSON, root / SAVED_LESSON.name)
-    proc, url, token, log = _start_lab(tmp_path / "server", root,
-                                       [f"--config={tmp_path / 'jupyter_server_config.py'}"])
+    busy = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(BUSY_CELL)])
+    busy.metadata["kernelspec"] = {"name": "ctkd-lab", "display_name": "Python (ctkd-lab)", "language": "python"}
+    nbformat.write(busy, root / "busy.ipynb")
+    proc, url, token, log = _start_lab(base / "server", root, [f"--config={base / 'jupyter_server_config.py'}"])
     try:
-        yield {"url": url, "token": token, "lesson": root / SAVED_LESSON.name, "log": log}
+        yield {"url": url, "token": token, "root": root, "lesson": root / SAVED_LESSON.name, "log": log}
     finally:
         _stop(proc)
+
+
+def test_the_kernel_is_busy_in_the_lab_and_the_server_while_a_widget_cell_runs(bare_page, make_lab_copy):
+    """A cell that shows a widget and keeps working: from its widget's first draw to its end, the status
+    bar says Busy and the server's /api/kernels says busy. (JupyterLab 4.4+ used to open a kernel subshell
+    for the widgets at that moment, and the subshell request's idle made both say Idle while the cell ran.)"""
+    page, lab = bare_page, make_lab_copy
+    page.goto(f"{lab['url']}/lab/tree/busy.ipynb?token={lab['token']}")
+    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=120_000)
+    _wait_kernel_idle(page, 180)
+    page.locator(".jp-CodeCell .jp-InputArea-editor").first.click()
+    page.keyboard.press("Shift+Enter")
+    prompt = page.locator(".jp-CodeCell .jp-InputArea-prompt").first
+    page.locator(".jp-OutputArea .jupyter-widgets.widget-hprogress").first.wait_for(timeout=120_000)
+    samples = []
+    while "[*]" in prompt.inner_text():
+        bar = page.locator("#jp-main-statusbar").inner_text()
+        api = f"{lab['url']}/api/kernels?token={lab['token']}"
+        kernels = json.loads(urllib.request.urlopen(api, timeout=30).read())
+        still_running = "[*]" in prompt.inner_text()  # the cell had not ended while we looked
+        if still_running:
+            samples.append((re.search(r"\|\s*(\w+)", bar).group(1), [k["execution_state"] for k in kernels]))
+        time.sleep(0.25)
+    assert re.match(r"\[1\]", prompt.inner_text().strip()), prompt.inner_text()
+    assert len(samples) >= 5, f"the cell ended too soon to be watched: {samples}"
+    wrong = [s for s in samples if s != ("Busy", ["busy"])]
+    assert not wrong, f"the lab or the server said the kernel was not busy while the cell ran: {wrong} of {samples}"
 
 
 def test_saving_a_lesson_in_jupyterlab_leaves_the_file_unchanged(bare_page, make_lab_copy):

@@ -190,6 +190,27 @@ def test_settle_metadata_keeps_the_language_name_only_and_matches_cells_by_id():
     assert settle_metadata(fresh)["metadata"]["language_info"] == {"name": "python"}, "a new file: no disk copy"
 
 
+def test_the_server_config_loads_and_keeps_the_kernel_state_true():
+    """jupyter_server_config.py loads without error (the server only logs a config file that raises, and
+    starts without its settings) and sets what the lab relies on: the lessons' contents manager, the
+    subshell requests left out of the kernel's state, the widgets' messages kept off subshells."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("jupyter_server_config.py", path=str(REPO)).load_config()
+    assert config.ServerApp.contents_manager_class is LessonsContentsManager
+    assert Path(config.LessonsContentsManager.lessons) == LESSONS
+    untracked = set(config.MappingKernelManager.untracked_message_types)
+    assert {"create_subshell_request", "delete_subshell_request", "debug_request", "status"} <= untracked
+    assert not untracked & {"execute_request", "comm_msg", "comm_open"}, "what a cell or a panel runs stays tracked"
+    overrides = json.loads((Path(config.LabApp.app_settings_dir) / "overrides.json").read_text())
+    setting = overrides["@jupyterlab/apputils-extension:kernels-settings"]["commsOverSubshells"]
+    schema = Path(sys.prefix) / "share/jupyter/lab/schemas/@jupyterlab/apputils-extension/kernels-settings.json"
+    if schema.is_file():  # the installed JupyterLab knows the setting and the value
+        allowed = [o["const"] for o in json.loads(schema.read_text())["properties"]["commsOverSubshells"]["oneOf"]]
+        assert setting in allowed
+    assert setting == "disabled"
+
+
 # ----------------------------------------------------------------------------------------------
 # `make lab` itself
 # ----------------------------------------------------------------------------------------------
