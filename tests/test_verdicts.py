@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +91,38 @@ def test_readable_metrics_formats_each_kind_of_number():
                             "ece": 0.0312, "agreement_teacher": 0.95, "kl_teacher": 0.0123456, "best_epoch": 3})
     assert got == {"frozen": "False", "params": "78,042", "test_acc": "92.8%", "loss": "0.2512", "ece": "3.1%",
                    "agreement_teacher": "95.0%", "kl_teacher": "0.01235", "best_epoch": "3"}
+
+
+# -- every printed comparison goes through judge_gap -------------------------------------------------
+REPO = Path(__file__).resolve().parents[1]
+#: wording that states a direction without the noise: only verdicts.py may build it
+OWN_VERDICT = re.compile(r"points (above|below)|points from|\b(better|worse) than\b|\bhurts?\b|\bhelps?\b", re.I)
+OWN_DIRECTION = re.compile(r"""(['"])(above|below)\1\s+if\b|\bround\(\w+, 1\) [<>]""")
+
+
+def test_no_lesson_prints_a_comparison_of_its_own():
+    """Lessons' code cells print comparisons only through the verdict helpers (judge_gap and the functions
+    built on it), never a direction worded in the lesson itself."""
+    import nbformat
+
+    found = []
+    for path in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            if cell.cell_type != "code":
+                continue
+            for line in cell.source.splitlines():
+                code = line.split("#")[0]
+                if "print(" in code or code.strip().startswith(("f\"", "\"", "f'", "'", "+")):
+                    if OWN_VERDICT.search(code) or OWN_DIRECTION.search(code):
+                        found.append(f"{path.name} cell {i}: {line.strip()}")
+    assert not found, found
+
+
+def test_only_the_verdict_helper_words_a_direction_in_the_library():
+    modules = [p for part in ("analysis", "viz", "widgets", "study")
+               for p in sorted((REPO / "ctkd_lab" / part).glob("*.py"))]
+    found = [f"{p.name}: {line.strip()}" for p in modules if p.name != "verdicts.py"
+             for line in p.read_text().splitlines() if OWN_DIRECTION.search(line.split("#")[0])]
+    assert not found, found
+    assert OWN_VERDICT.search('print(f"{gap:.1f} points above the student alone")')  # the scan can fail
+    assert OWN_DIRECTION.search("""word = 'above' if gap > 0 else 'below'""")
