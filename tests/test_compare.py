@@ -118,6 +118,8 @@ def test_write_tables_csv_and_markdown(synthetic_study, tmp_path):
     assert lines[0].startswith("| method | seeds | last-epoch acc % | best-epoch acc %")
     assert lines[2] == "| vanilla | 2 | 60.00 ± 14.14 | 70.00 ± 14.14 | - | - | 15.00 | 1,000 | 15 |"
     assert lines[3] == "| kd | 2 | 85.00 ± 7.07 | 85.00 ± 7.07 | 80.00 (teacher) | 0.700 | 5.00 | 1,000 | 10 |"
+    one = markdown_table(summarise_study(synthetic_study, ["vanilla"], seeds=[0])).splitlines()
+    assert one[2].startswith("| vanilla | 1 | 50.00 | 60.00 |") and "±" not in one[2]  # one seed: no spread
 
 
 def test_seed_values_runs_and_points(synthetic_study, tmp_path):

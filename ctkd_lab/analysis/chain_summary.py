@@ -94,12 +94,14 @@ def write_chain_tables(rows: list[dict], out: str | Path) -> tuple[Path, Path]:
 
 
 def chain_markdown(rows: list[dict]) -> str:
-    """The rows in percent: last-epoch test accuracy per seed and mean ± sample std over seeds."""
+    """The rows in percent: last-epoch test accuracy per seed and mean ± sample std over seeds (the value
+    alone for a row of one seed: no spread, not "± 0.00")."""
     seeds = sorted({s for r in rows for s in r["acc_by_seed"]})
     head = "| model | taught by | params | " + " | ".join(f"seed {s} %" for s in seeds) + " | last-epoch acc % |"
     lines = [head, "|---|---|---|" + "---|" * len(seeds) + "---|"]
     for r in rows:
         cells = " | ".join(f"{100 * r['acc_by_seed'][s]:.2f}" if s in r["acc_by_seed"] else "-" for s in seeds)
+        spread = f" ± {100 * r['last_acc_std']:.2f}" if len(r["acc_by_seed"]) > 1 else ""
         lines.append(f"| {r['model']} | {r['taught_by']} | {r['params']:,} | {cells} | "
-                     f"{100 * r['last_acc_mean']:.2f} ± {100 * r['last_acc_std']:.2f} |")
+                     f"{100 * r['last_acc_mean']:.2f}{spread} |")
     return "\n".join(lines) + "\n"

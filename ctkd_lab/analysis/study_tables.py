@@ -28,7 +28,8 @@ def write_tables(rows: list[dict], out: str | Path) -> tuple[Path, Path]:
 
 
 def markdown_table(rows: list[dict]) -> str:
-    """The rows as a markdown table: accuracies and ECE in percent (mean ± sample std over seeds).
+    """The rows as a markdown table: accuracies and ECE in percent (mean ± sample std over seeds; a row of
+    one seed has no spread, and shows the value alone rather than "± 0.00").
 
     With a validation split (``--val-per-class``) two more columns: the best validation accuracy and
     the test accuracy at that epoch (model selection that never looks at the test set).
@@ -46,6 +47,8 @@ def markdown_table(rows: list[dict]) -> str:
         rule += "---|---|"
     lines = [head + " agreement % (with) | KL | ECE % | params | wall s |", rule + "---|---|---|---|---|"]
     for r in rows:
+        if r["seeds"] < 2:  # one seed: no spread to show
+            r = {k: (None if k.endswith("_std") else v) for k, v in r.items()}
         fid = f"{pct(r['agreement_mean'])} ({r['fidelity_to']})" if r["fidelity_to"] else "-"
         kl = f"{r['kl_mean']:.3f}" if r["kl_mean"] is not None else "-"
         val = (f" {pct(r.get('val_acc_mean'), r.get('val_acc_std'))} | "
