@@ -10,8 +10,9 @@ c = get_config()  # noqa: F821 (defined by Jupyter when it loads this file)
 c.ServerApp.allow_root = True
 
 # The lessons are stored without outputs: a notebook saved directly in notebooks/ (autosave included)
-# is written without outputs, execution counts or widget state. Notebooks in a subfolder
-# (File > Save Notebook As... "mine/00_welcome.ipynb") keep theirs.
+# is written without outputs, execution counts or widget state, and the same save writes the notebook
+# as it was, outputs included, to notebooks/outputs/<lesson>.ipynb (git-ignored). Notebooks in a
+# subfolder keep their outputs.
 # The hook also drops the kernel's additions to language_info and keeps metadata numbers as the file
 # spells them (JupyterLab turns 0.0 into 0), and a lesson saved unchanged is not rewritten at all:
 # saving a lesson leaves `git status` clean.

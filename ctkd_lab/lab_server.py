@@ -16,6 +16,11 @@ A lesson whose settled content is the notebook already on disk (the same JSON va
 ``0`` told apart) is not rewritten at all (:class:`LessonsContentsManager`), so its bytes stay as
 they are, whatever key order or line breaks the file was written with.
 
+Every save of a lesson also writes the notebook as JupyterLab sent it, outputs and widget state
+included, to ``outputs/<lesson>.ipynb`` beside the lessons (git-ignored): the learner keeps what
+the run showed without leaving the lesson's tab or its kernel (*Save Notebook As* would move the
+tab to the copy and a fresh kernel).
+
 A notebook anywhere else, a subfolder of the lessons folder included, is saved as it is.
 
 The kernel's state ("Busy" in JupyterLab's status bar, ``execution_state`` in the server's
@@ -41,6 +46,9 @@ from typing import Any
 import nbformat
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 from traitlets import Unicode
+
+# The subfolder of the lessons folder that keeps each lesson's last save with its outputs.
+OUTPUTS_FOLDER = "outputs"
 
 # Control-channel requests about subshells: not user activity, and their busy/idle must not stand for
 # the kernel's state (jupyter_server's defaults list the other control requests already).
@@ -132,6 +140,21 @@ def same_json_strict(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+def keep_outputs_copy(nb: dict, path: Path) -> Path:
+    """Write ``nb`` (a notebook as JupyterLab sent it, outputs included) to ``path``, atomically; returns it.
+
+    The lab calls it on every save of a lesson: the lesson itself is stored without outputs, and
+    ``notebooks/outputs/<lesson>.ipynb`` (git-ignored, like every subfolder of ``notebooks/``) holds
+    the last save with everything the learner saw. The tab stays on the lesson and its kernel.
+    """
+    text = nbformat.writes(nbformat.from_dict(nb), version=nbformat.NO_CONVERT)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    partial.replace(path)
+    return path
+
+
 def _read_saved(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -145,8 +168,9 @@ def lessons_save_hook(lessons: str | Path) -> Callable[..., None]:
     The hook receives the contents model about to be written and its API path (relative to the
     server's root folder); a notebook whose file would land in ``lessons`` itself is stripped
     (:func:`strip_outputs`) and its metadata settled against the file on disk
-    (:func:`settle_metadata`); every other model (other folders, plain files, directories) is
-    left untouched.
+    (:func:`settle_metadata`), after a copy of it as JupyterLab sent it (outputs and widget state
+    included) is written to ``lessons/outputs/`` (:func:`keep_outputs_copy`); every other model
+    (other folders, plain files, directories) is left untouched.
     """
     folder = Path(lessons).resolve()
 
@@ -156,8 +180,15 @@ def lessons_save_hook(lessons: str | Path) -> Callable[..., None]:
         root = Path(getattr(contents_manager, "root_dir", None) or ".")
         target = (root / str(path).strip("/")).resolve()
         if target.parent == folder:
+            with_outputs = copy.deepcopy(model["content"])
             strip_outputs(model["content"])
             settle_metadata(model["content"], _read_saved(target))
+            try:
+                keep_outputs_copy(with_outputs, folder / OUTPUTS_FOLDER / target.name)
+            except Exception as err:  # the lesson is saved stripped whatever happens to the copy
+                log = getattr(contents_manager, "log", None)
+                if log is not None:
+                    log.error("could not keep a copy with outputs of %s: %s", target.name, err)
 
     return hook
 

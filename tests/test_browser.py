@@ -393,9 +393,9 @@ def test_the_kernel_is_busy_in_the_lab_and_the_server_while_a_widget_cell_runs(b
 
 
 def test_saving_a_lesson_in_jupyterlab_leaves_the_file_unchanged(bare_page, make_lab_copy):
-    """Open lesson 00, run its first code cell (outputs, an execution count, the kernel's language_info
-    in the notebook's metadata), save it with Ctrl+S like a learner: the file keeps its exact bytes,
-    so `git diff --quiet` holds for a saved lesson."""
+    """Open lesson 00, run its first code cell (an execution count, the kernel's language_info in the
+    notebook's metadata), save it with Ctrl+S like a learner: the file keeps its exact bytes, so
+    `git diff --quiet` holds for a saved lesson, and notebooks/outputs/ holds the copy as run."""
     page, lab = bare_page, make_lab_copy
     original = lab["lesson"].read_bytes()
     page.goto(f"{lab['url']}/lab/tree/{SAVED_LESSON.name}?token={lab['token']}")
@@ -413,3 +413,9 @@ def test_saving_a_lesson_in_jupyterlab_leaves_the_file_unchanged(bare_page, make
     assert lab["lesson"].read_bytes() == original, \
         f"saving {SAVED_LESSON.name} in JupyterLab changed the file (see {lab['log']})"
     page.wait_for_function("() => !document.querySelector('.jp-mod-current.jp-mod-dirty')", timeout=30_000)
+    kept = nbformat.read(lab["root"] / "outputs" / SAVED_LESSON.name, as_version=4)
+    ran = next(c for c in kept.cells if c.cell_type == "code")
+    assert ran.execution_count == 1, "the copy in notebooks/outputs/ keeps what the learner ran"
+    assert "Python (ctkd-lab)" in page.locator("#jp-main-statusbar").inner_text()
+    assert page.locator(".jp-mod-current .lm-TabBar-tabLabel, .lm-TabBar-tab.jp-mod-current").first.inner_text() \
+        .strip() == SAVED_LESSON.name, "the tab stays on the lesson (and its kernel)"

@@ -159,6 +159,30 @@ def test_a_lesson_changed_in_jupyterlab_is_saved_with_the_change_and_nothing_els
     assert same_json_strict(saved, nb), "nothing else changed: no outputs, language_info or respelled numbers"
 
 
+def test_each_save_of_a_lesson_keeps_a_copy_with_its_outputs(tmp_path):
+    lessons = tmp_path / "notebooks"
+    lessons.mkdir()
+    sent = _notebook_with_outputs()
+    model = {"type": "notebook", "content": copy.deepcopy(sent)}
+    lessons_save_hook(lessons)(model=model, path="00_x.ipynb", contents_manager=SimpleNamespace(root_dir=str(lessons)))
+    assert _stripped(model["content"]), "the lesson itself is saved without outputs"
+    kept = json.loads((lessons / "outputs" / "00_x.ipynb").read_text())
+    assert "".join(kept["cells"][1]["outputs"][0]["text"]) == "1\n" and kept["cells"][1]["execution_count"] == 3
+    assert "widgets" in kept["metadata"], "the copy keeps the widget state JupyterLab sent"
+    assert not list((lessons / "outputs").glob(".*")), "no partial file left"
+    # a copy that cannot be written (a file where the folder should be) never stops the lesson's stripping
+    (lessons / "outputs").rename(tmp_path / "elsewhere")
+    (lessons / "outputs").write_text("not a folder")
+    model = {"type": "notebook", "content": copy.deepcopy(sent)}
+    lessons_save_hook(lessons)(model=model, path="00_x.ipynb", contents_manager=SimpleNamespace(root_dir=str(lessons)))
+    assert _stripped(model["content"])
+    # a learner's notebook in outputs/ (or any subfolder) is saved as it is, with no copy of a copy
+    model = {"type": "notebook", "content": copy.deepcopy(sent)}
+    lessons_save_hook(lessons)(model=model, path="mine/00_x.ipynb",
+                               contents_manager=SimpleNamespace(root_dir=str(lessons)))
+    assert model["content"] == sent
+
+
 def test_same_json_reads_numbers_as_javascript_does():
     assert same_json(0, 0.0) and same_json({"a": [1000, 0.5]}, {"a": [1000.0, 0.5]})
     assert not same_json(True, 1) and not same_json(0, False) and not same_json(None, 0)
@@ -310,14 +334,22 @@ def test_make_lab_serves_the_lessons_with_one_kernel_and_saves_them_without_outp
     # saving with outputs: stripped in notebooks/, kept in a learner's subfolder; only new files are written
     tag = f"zz-save-test-{uuid.uuid4().hex[:8]}"
     lesson_copy, folder = LESSONS / f"{tag}.ipynb", LESSONS / tag
+    outputs_copy = LESSONS / "outputs" / f"{tag}.ipynb"
+    outputs_folder_was_there = outputs_copy.parent.is_dir()
     try:
         _api(lab, "PUT", f"contents/{tag}.ipynb", {"type": "notebook", "content": _notebook_with_outputs()})
         assert _stripped(json.loads(lesson_copy.read_text())), "outputs saved into the lessons folder"
+        kept = json.loads(outputs_copy.read_text())
+        assert kept["cells"][1]["outputs"] and kept["cells"][1]["execution_count"] == 3, \
+            "each save of a lesson keeps a copy with its outputs in notebooks/outputs/"
         _api(lab, "PUT", f"contents/{tag}", {"type": "directory"})
         _api(lab, "PUT", f"contents/{tag}/mine.ipynb", {"type": "notebook", "content": _notebook_with_outputs()})
         kept = json.loads((folder / "mine.ipynb").read_text())
         assert not _stripped(kept) and kept["cells"][1]["outputs"], "a learner's own notebook keeps its outputs"
     finally:
         lesson_copy.unlink(missing_ok=True)
+        outputs_copy.unlink(missing_ok=True)
+        if not outputs_folder_was_there:
+            shutil.rmtree(outputs_copy.parent, ignore_errors=True)
         shutil.rmtree(folder, ignore_errors=True)
     assert "Running as root is not recommended" not in lab.log.read_text()
