@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 
 # jupyter_server_config.py: runs as root too, strips outputs of lessons on save, one kernel (ctkd-lab)
 lab: setup
+	$(PY) scripts/results_pages.py
 	$(VENV)/bin/jupyter lab --config=jupyter_server_config.py --notebook-dir=notebooks --port=$(PORT) $(LAB_FLAGS)
 
 test: setup
