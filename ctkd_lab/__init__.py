@@ -12,7 +12,94 @@ Layers (each imports only from the ones above it; ``tests/test_layers.py`` enfor
     viz, widgets              figures from data; ipywidgets panels over them
     cli, lab_server           `ctkd-lab ...`; the hook that keeps lesson outputs out of git
 
-Start with :func:`ctkd_lab.train.train` or the notebooks.
+Start with the notebooks, or ``import ctkd_lab as kd`` (the names a lesson uses: ``kd.train``,
+``kd.load_dataset``, ``kd.build_model``, the losses, the figures and the panels; see ``__all__``).
 """
+from __future__ import annotations
 
 __version__ = "0.1.0"
+
+# ------------------------------------------------------------------------------------------------
+# The front door: ``import ctkd_lab as kd`` gives what a lesson uses, by name (``kd.train(...)``,
+# ``kd.kd_loss(...)``, ``kd.LossWeightLab(...)``). Each name is imported from its home module on
+# first use, so ``import ctkd_lab`` stays fast (no torch, plotly or ipywidgets until a name needs
+# them). tests/test_front_door.py checks that every name resolves and that ``__all__`` lists them all.
+# ------------------------------------------------------------------------------------------------
+
+_FRONT_DOOR: dict[str, tuple[str, ...]] = {
+    # train and reuse runs
+    # (``kd.train`` is the package ctkd_lab.train, callable as ctkd_lab.train.train: see train/__init__.py)
+    "ctkd_lab": ("train",),
+    "ctkd_lab.train": ("TrainConfig", "load_recipe", "pick_device"),
+    "ctkd_lab.study": ("ensure_run", "run_study", "study_folder", "compare_command"),
+    "ctkd_lab.study.chain": ("run_chain",),
+    "ctkd_lab.study.capacity": ("run_capacity_gap",),
+    # read and evaluate runs
+    "ctkd_lab.analysis.runs": ("run_metrics", "run_config", "epoch_records", "step_records", "probe_records",
+                               "series", "readable_metrics"),
+    "ctkd_lab.analysis.evaluate_checkpoint": ("evaluate_checkpoint",),
+    "ctkd_lab.analysis.environment": ("environment_report",),
+    # verdicts that respect the noise
+    "ctkd_lab.analysis.verdicts": ("chance_level", "chance_note", "judge_gap", "one_seed_verdict"),
+    # data sets, networks, methods
+    "ctkd_lab.data": ("load_dataset", "eval_loader", "Split", "dataset_names"),
+    "ctkd_lab.models": ("build_model", "list_models", "count_parameters"),
+    "ctkd_lab.methods": ("method_names",),
+    "ctkd_lab.methods.teachers": ("network_from_checkpoint", "checkpoint_image_size"),
+    # the losses (one formula each; the math in each docstring)
+    "ctkd_lab.losses": ("ce_loss", "kd_loss", "logit_hint_loss", "attention_map", "attention_loss",
+                        "attention_losses", "fitnet_loss", "make_regressor", "mutual_kl_loss",
+                        "dense_guidance_loss", "dense_guidance_terms", "keep_mask", "min_logit_ensemble",
+                        "fidelity", "pair_stages"),
+    "ctkd_lab.losses.teskd": ("teskd_terms",),
+    # figures
+    "ctkd_lab.viz": ("setup_notebook", "show"),
+    "ctkd_lab.viz.style": ("chance_line",),
+    "ctkd_lab.viz.training": ("epoch_curves", "step_curves", "runs_figure"),
+    "ctkd_lab.viz.overview": ("accuracy_bars_figure", "environment_figure"),
+    "ctkd_lab.viz.soft_targets": ("distribution_figure", "kd_loss_figure", "gradient_figure", "gradient_norm_figure",
+                                  "class_similarity_figure"),
+    "ctkd_lab.viz.trajectory": ("trajectory_figure", "trajectory_animation", "image_trajectory_figure",
+                                "distance_figure", "learning_steps_figure", "closeness_steps_figure",
+                                "epoch_lines_figure"),
+    "ctkd_lab.viz.attention": ("attention_figure", "gradcam_figure", "agreement_figure"),
+    "ctkd_lab.viz.comparison": ("accuracy_bars", "accuracy_vs_params", "fidelity_calibration_figure",
+                                "learning_curves"),
+    "ctkd_lab.viz.chain": ("chain_graph_figure", "stochastic_teaching_figure", "capacity_gap_figure",
+                           "chain_comparison_figure", "chain_accuracy_figure", "kept_steps"),
+    "ctkd_lab.viz.teskd": ("architecture_figure", "accuracy_per_epoch_figure", "loss_terms_figure",
+                           "branch_agreement_figure", "lab_figure", "expert_figure"),
+    "ctkd_lab.viz.quant": ("quantizer_figure", "activation_histogram_figure", "weight_histogram_figure",
+                           "bits_figure", "importance_figure", "ensemble_figure"),
+    # panels (ipywidgets)
+    "ctkd_lab.widgets.temperature": ("temperature_widget",),
+    "ctkd_lab.widgets.trajectory": ("image_trajectory_widget",),
+    "ctkd_lab.widgets.attention_explorer": ("attention_explorer",),
+    "ctkd_lab.widgets.loss_weight_lab": ("LossWeightLab",),
+    "ctkd_lab.widgets.chain_lab": ("ChainLab",),
+    "ctkd_lab.widgets.teskd_lab": ("TESKDLab",),
+    "ctkd_lab.widgets.quant_lab": ("QuantizerExplorer",),
+    "ctkd_lab.widgets.outputs": ("figure_outputs",),
+    # the one user-error type
+    "ctkd_lab.errors": ("UserError",),
+}
+_HOME: dict[str, str] = {name: module for module, names in _FRONT_DOOR.items() for name in names}
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str):
+    """Import a front-door name from its home module on first use (PEP 562)."""
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ctkd_lab' has no attribute {name!r}; the names a lesson uses are in "
+                             f"ctkd_lab.__all__, the rest in the subpackages (ctkd_lab.train, ctkd_lab.viz, ...)")
+    import importlib
+
+    value = importlib.import_module(f"ctkd_lab.{name}") if module == "ctkd_lab" else \
+        getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

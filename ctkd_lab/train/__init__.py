@@ -11,3 +11,14 @@ from .trainer import Trainer, TrainingDiverged, train
 __all__ = ["TrainConfig", "Placement", "pick_device", "placement_for", "agreement",
            "expected_calibration_error", "mean_kl", "RunFolder", "read_jsonl", "Trainer",
            "TrainingDiverged", "default_out", "run_folder_for", "train", "load_recipe", "train_command"]
+
+
+class _CallablePackage(type(__import__("sys"))):
+    """This package, callable as :func:`train`: ``import ctkd_lab as kd; kd.train(...)`` trains although
+    ``ctkd_lab.train`` is this package (Python sets a package's attribute to its subpackage on import)."""
+
+    def __call__(self, *args, **kwargs):
+        return train(*args, **kwargs)
+
+
+__import__("sys").modules[__name__].__class__ = _CallablePackage
