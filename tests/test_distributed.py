@@ -254,7 +254,7 @@ def test_acceptance_ctkd_under_torchrun_then_kill_and_resume(tmp_path, digits_te
 
 
 #: how far the 2-process run may land from the 1-process run at the same global batch (batch norm
-#: statistics are per process, 8 images instead of 16). Measured: see the README's table.
+#: statistics are per process, 8 images instead of 16). Measured: see the table in docs/cli.md (More than one process).
 ACCURACY_TOLERANCE = 0.04
 
 
