@@ -37,9 +37,10 @@ NETWORKS = [
 SIZES = (8, 16, 32)
 
 
-def images_per_s(method: str, model: str, options: dict, batch: int, size: int, per_class: int, ds) -> float:
+def images_per_s(method: str, model: str, options: dict, batch: int, size: int, per_class: int, ds,
+                 dataset: str = "digits") -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = TrainConfig(method=method, model=model, options=options, dataset="digits", image_size=size,
+        cfg = TrainConfig(method=method, model=model, options=options, dataset=dataset, image_size=size,
                           per_class=per_class, epochs=1, batch_size=batch, threads=1, log_every=1000)
         Trainer(cfg, out=Path(tmp) / "run", quiet=True, dataset=ds).run()
         return read_jsonl(Path(tmp) / "run" / "history.jsonl")[-1]["images_per_s"]
