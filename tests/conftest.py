@@ -17,7 +17,7 @@ import torch  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CIFAR = Path(os.environ.get("CTKD_SHARED_DATA", REPO.parent / "shared" / "data")) / "cifar10-jpg.tar.gz"
 
-# a fixed thread count (not the load-dependent automatic one): results are reproducible only per count
+# torch's thread count for what the tests compute outside a run (a run uses its own --threads, default 1)
 os.environ.setdefault("OMP_NUM_THREADS", str(max(1, min(2, os.cpu_count() or 1))))
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
