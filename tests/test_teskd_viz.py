@@ -25,6 +25,7 @@ from ctkd_lab.study.teskd_lab import TESKDLabSession, TESKDSetting, entry_from_f
 from ctkd_lab.train import TrainConfig
 from ctkd_lab.viz.teskd import (
     ALONE_COLOR,
+    ONE_WAY_COLOR,
     TWO_WAY_COLOR,
     accuracy_per_epoch_figure,
     architecture_figure,
@@ -152,6 +153,14 @@ def test_lab_figure_bars_seeds_and_branches():
     assert len(branches) == 4 and branches[0].x[0] == pytest.approx(1.38)
     empty = lab_figure([], reference=None)
     assert "no runs yet" in _texts(empty)
+    # every figure of the lesson colours a run by its KL path: two-way red, one-way purple
+    paths = lab_figure([_teskd(), _teskd("one-way, CE 1, KL 0.8, τ 4", detach=True), _teskd("two-way, CE 1")],
+                       reference=ALONE)
+    bar = next(t for t in paths.data if t.type == "bar")
+    assert list(bar.marker.color) == [ALONE_COLOR, TWO_WAY_COLOR, ONE_WAY_COLOR, TWO_WAY_COLOR]
+    lines = {t.name: t.line for t in paths.data if t.type == "scatter" and t.name.startswith("run ")}
+    assert [ln.color for ln in lines.values()] == [TWO_WAY_COLOR, ONE_WAY_COLOR, TWO_WAY_COLOR]
+    assert [ln.dash for ln in lines.values()] == ["solid", "solid", "dash"]
 
 
 def test_expert_figure_colours_the_bars():

@@ -79,12 +79,16 @@ _PLOT_WIDTH = 880      # the plot area's width (px) the arrow trimming assumes (
 _BELOW = 95            # px under the nodes' centres for their labels (name, role, parameters, accuracy)
 
 
+MAX_NODE_PX, MIN_NODE_PX = 64.0, 3.0  # the chain graph's node diameters: area proportional to parameters
+
+
 def _node_sizes(models: Sequence[str], params: Mapping[str, int] | None) -> dict[str, float]:
-    """Marker diameters (px): area proportional to parameters, between 18 and 56 px."""
+    """Marker diameters (px): area proportional to parameters (the largest model 64 px across, so a model with
+    1/95 of its parameters is 6.6 px); a model below 1/455 of the largest stays 3 px across, to be seen."""
     if not params or any(params.get(m) is None for m in models):
         return {m: 34.0 for m in models}
     biggest = max(params[m] for m in models)
-    return {m: max(18.0, 56.0 * math.sqrt(params[m] / biggest)) for m in models}
+    return {m: max(MIN_NODE_PX, MAX_NODE_PX * math.sqrt(params[m] / biggest)) for m in models}
 
 
 def _arc_height(span: int) -> float:
@@ -340,9 +344,10 @@ def capacity_gap_figure(rows: Sequence[dict], chance: float | None = None, title
         mean, std = 100 * alone["student_acc_mean"], 100 * (alone["student_acc_std"] or 0)
         if spread and std > 0:
             fig.add_hrect(y0=mean - std, y1=mean + std, fillcolor=_ALONE_COLOR, opacity=0.12, line_width=0)
-        fig.add_hline(y=mean, line=dict(color=_ALONE_COLOR, dash="dash", width=2),
-                      annotation_text=f"{student} alone: {mean:.1f}%" + (f" ± {std:.1f}" if spread else ""),
-                      annotation_position="top left", annotation_font=dict(size=11, color="#555"))
+        fig.add_hline(y=mean, line=dict(color=_ALONE_COLOR, dash="dash", width=2))
+        # named in the legend, not on the plot, where its label crossed the points' labels
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(color=_ALONE_COLOR, dash="dash", width=2),
+                                 name=f"{student} alone: {mean:.1f}%" + (f" ± {std:.1f}" if spread else "")))
     if chance is not None:
         _chance(fig, chance)
     low, high = math.log10(min(xs)), math.log10(max(xs))
@@ -399,7 +404,9 @@ def chain_comparison_figure(entries: Sequence[dict], reference: dict | None = No
         marker_color=[MODE_COLORS.get(b.get("mode"), _ALONE_COLOR) for b in bars],
         marker_pattern_shape=["/" if b.get("stochastic") else "" for b in bars],
         error_y=dict(type="data", array=stds, visible=spread, color="#444", thickness=1.5, width=6),
-        text=[_accs_text(b["accs"]) for b in bars], textposition="outside", cliponaxis=False,
+        # the labels sit inside the bars, halfway up: the reference line (the student alone, near the bars' tops)
+        # never runs through one, as it did through a label placed just above a bar of about its height
+        text=[_accs_text(b["accs"]) for b in bars], textposition="inside", insidetextanchor="middle",
         hovertemplate="%{x}: %{y:.1f}%<extra></extra>", showlegend=False, name="student test accuracy"))
     if spread:
         fig.add_trace(go.Scatter(x=[b["label"] for b in bars for _ in b["accs"]],

@@ -23,7 +23,7 @@ from plotly.subplots import make_subplots
 from ..analysis.loss_weight_lab import moving_average
 from ..analysis.runs import series
 from .chain import chain_comparison_figure, params_text
-from .lab import REFERENCE_COLOUR, run_colour
+from .lab import REFERENCE_COLOUR
 from .style import FALLBACK_COLORS, TEMPLATE, chance_line, log_axis, palette_color, role_color
 
 #: colours of the two TESKD variants' teachers, the backbone alone, and the branches (by number)
@@ -36,6 +36,13 @@ KEPT_FILL, KEPT_LINE = "#e8f4ea", "#2ca02c"
 DROPPED_FILL, DROPPED_LINE = "#f3f3f3", "#8c8c8c"
 #: steps in the trailing moving average of per-step curves
 SMOOTH = 5
+
+
+def path_color(entry: Mapping) -> str:
+    """The colour of a TESKD entry's KL path: :data:`ONE_WAY_COLOR` (``detach_teacher`` on) or :data:`TWO_WAY_COLOR`."""
+    setting = entry.get("setting")
+    one_way = setting.detach_teacher if setting is not None else "one-way" in entry.get("label", "")
+    return ONE_WAY_COLOR if one_way else TWO_WAY_COLOR
 
 
 def branch_color(role: str) -> str:
@@ -325,8 +332,10 @@ def lab_figure(entries: Sequence[Mapping], reference: Mapping | None = None, cha
                title: str = "The TESKD lab: the teacher per setting of the loss") -> go.Figure:
     """Left: each setting's teacher test accuracy per epoch (first seed), the backbone alone dashed grey.
     Right: the teacher's last-epoch test accuracy per setting (bar: mean over seeds, open circles: each
-    seed; run k has the colour of line k) with its branches as small diamonds, and the backbone alone
-    first (grey). ``entries``: TESKD entries; ``reference``: the backbone alone."""
+    seed) with its branches as small diamonds, and the backbone alone first (grey). Every run has the colour
+    of its KL path, as in the lesson's other figures (two-way :data:`TWO_WAY_COLOR`, one-way
+    :data:`ONE_WAY_COLOR`); runs of one path are told apart by their line's dash and their bar's label.
+    ``entries``: TESKD entries; ``reference``: the backbone alone."""
     fig = make_subplots(rows=1, cols=2, column_widths=[0.45, 0.55], horizontal_spacing=0.09,
                         subplot_titles=["teacher test accuracy per epoch (first seed)",
                                         "after the last epoch"])
@@ -337,14 +346,17 @@ def lab_figure(entries: Sequence[Mapping], reference: Mapping | None = None, cha
                          dash="dash")
         if t is not None:
             fig.add_trace(t, row=1, col=1)
+    seen: dict[str, int] = {}
     for k, e in enumerate(entries, start=1):
-        t = _epoch_trace(e["epochs"], "teacher", f"run {k}: {e['label']}", run_colour(k))
+        color = path_color(e)
+        seen[color] = seen.get(color, -1) + 1
+        t = _epoch_trace(e["epochs"], "teacher", f"run {k}: {e['label']}", color,
+                         dash=_DASHES[seen[color] % len(_DASHES)])
         if t is not None:
             fig.add_trace(t, row=1, col=1)
     if bars:  # numeric x: bar k at k, its branches' diamonds just right of it (clear of the bar's label)
         xs = list(range(len(bars)))
-        colors = [ALONE_COLOR if b is reference else run_colour(k + (0 if reference else 1))
-                  for k, b in enumerate(bars)]
+        colors = [ALONE_COLOR if b is reference else path_color(b) for b in bars]
         means = [100 * _mean(b["accs"]) for b in bars]
         fig.add_trace(go.Bar(x=xs, y=means, width=0.55, marker_color=colors, showlegend=False, name="teacher",
                              text=[f"{m:.1f}%" for m in means], textposition="outside", cliponaxis=False,
