@@ -159,10 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--seeds", type=_int_list, default=[0, 1, 2], help="comma-separated (default: 0,1,2)")
     cp.add_argument("--out", required=True, help="study folder: <out>/<method>/seed<k>/ plus summary.csv/.md")
     cp.add_argument("--jobs", type=int, default=1, metavar="N",
-                    help="train up to N runs at once, each in its own process with its share of the free "
-                         "cores and no progress bar (default: 1, one after another); same results as one "
-                         "by one with the same --threads. On 2 cores, 2 small CPU runs side by side train "
-                         "about 1.2x as fast as one after another with 2 threads each")
+                    help="train up to N runs at once, each in its own process with --threads threads and no "
+                         "progress bar (default: 1, one after another); the same results as one by one. On 2 "
+                         "cores, 2 small CPU runs side by side train about 1.2x as fast as one after another "
+                         "with 2 threads each")
     _add_train_flags(cp, skip={"method", "seed"})
 
     ch = sub.add_parser("chain", help="train a teacher-assistant chain (teacher, assistants, student) over seeds, "
