@@ -3,6 +3,7 @@ HWGQ step table against its definition, and whole networks quantized (what is ke
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -126,8 +127,12 @@ def test_lsq_keeps_a_loaded_step_and_reads_no_buffer_per_call():
 
 # -- mixed precision: every quantizer computes in fp32 whatever the autocast ----------------------------
 
+# CPU bf16 autocast stands in for a GPU's; `make gpu-check` runs these tests with CTKD_TEST_DEVICE=cuda
+DEVICE = os.environ.get("CTKD_TEST_DEVICE", "cpu")
+
+
 def _bf16_autocast():
-    return torch.autocast("cpu", dtype=torch.bfloat16)
+    return torch.autocast(DEVICE, dtype=torch.bfloat16)
 
 
 def _fp32_levels(step: float, levels: int) -> set[float]:
@@ -138,7 +143,7 @@ def _fp32_levels(step: float, levels: int) -> set[float]:
 def test_hwgq_under_bf16_autocast_gives_exactly_its_fp32_output(bits):
     torch.manual_seed(0)
     d, top = HWGQ_STEPS[bits], 2**bits - 1
-    x = (torch.rand(20_000) * (top + 1) * d).to(torch.bfloat16)  # what a bf16 layer hands the quantizer
+    x = (torch.rand(20_000, device=DEVICE) * (top + 1) * d).to(torch.bfloat16)  # what a bf16 layer hands it
     reference = hwgq(x.float(), bits)
     with _bf16_autocast():
         q = hwgq(x, bits)
@@ -149,7 +154,7 @@ def test_hwgq_under_bf16_autocast_gives_exactly_its_fp32_output(bits):
     assert not set(naive.float().tolist()) <= _fp32_levels(d, top)
     if bits == 8:  # the bf16 formula puts inputs on other levels than fp32
         assert (torch.round(naive.float() / d) != torch.round(reference / d)).any()
-    x32 = torch.rand(20_000) * (top + 2) * d - d  # an fp32 input keeps every level (0 too) under autocast
+    x32 = torch.rand(20_000, device=DEVICE) * (top + 2) * d - d  # an fp32 input keeps every level (0 too)
     with _bf16_autocast():
         assert len(torch.unique(hwgq(x32, bits))) == top + 1
 
@@ -157,7 +162,7 @@ def test_hwgq_under_bf16_autocast_gives_exactly_its_fp32_output(bits):
 @pytest.mark.parametrize("bits", [1, 2, 8])
 def test_uniform_weights_under_bf16_autocast_give_exactly_their_fp32_output(bits):
     torch.manual_seed(0)
-    for w in (torch.randn(4096), torch.randn(4096).to(torch.bfloat16)):
+    for w in (torch.randn(4096, device=DEVICE), torch.randn(4096, device=DEVICE).to(torch.bfloat16)):
         reference = uniform_symmetric(w.float(), bits)
         with _bf16_autocast():
             q = uniform_symmetric(w, bits)
@@ -168,9 +173,9 @@ def test_uniform_weights_under_bf16_autocast_give_exactly_their_fp32_output(bits
 @pytest.mark.parametrize("signed, bits", [(True, 2), (True, 8), (False, 4), (False, 8)])
 def test_lsq_under_bf16_autocast_gives_exactly_its_fp32_output(signed, bits):
     torch.manual_seed(0)
-    v = torch.randn(20_000)
+    v = torch.randn(20_000, device=DEVICE)
     v = (v if signed else v.abs()).to(torch.bfloat16)
-    step = torch.tensor(0.0137)
+    step = torch.tensor(0.0137, device=DEVICE)
     q_n, q_p = (2 ** (bits - 1), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
     reference = lsq(v.float(), step, q_n, q_p, 1.0)
     with _bf16_autocast():
@@ -186,14 +191,14 @@ def test_a_quantized_network_under_bf16_autocast_is_its_fp32_self():
     fp32 ones, so the quantized layers and quantizers ignore the autocast."""
     torch.manual_seed(0)
     for activations, weights in [("hwgq", "uniform"), ("lsq", "lsq")]:
-        net = build_model("resnet8", 10).eval()
+        net = build_model("resnet8", 10).eval().to(DEVICE)
         quantize_network(net, 8, 8, weights=weights, activations=activations, keep_first_last=False)
-        x = torch.randn(4, 3, 32, 32)
+        x = torch.randn(4, 3, 32, 32, device=DEVICE)
         reference = net(x)
         with _bf16_autocast():
             out = net(x)
         assert out.dtype == torch.float32 and torch.equal(out, reference), activations
-    plain = build_model("resnet8", 10).eval()  # the control: an unquantized network does follow the autocast
+    plain = build_model("resnet8", 10).eval().to(DEVICE)  # the control: an unquantized network does follow the autocast
     with _bf16_autocast():
         assert plain(x).dtype == torch.bfloat16
 

@@ -22,6 +22,8 @@ becomes its quantized version, ready to fine-tune). The returned record, also st
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -38,9 +40,20 @@ def _weight_quantizer(kind: str, bits: int) -> nn.Module:
     return UniformWeight(bits) if kind == "uniform" else LSQ(bits, signed=True)
 
 
+@contextlib.contextmanager
 def _fp32(x):
-    """No autocast inside (a quantized layer computes in fp32 on fp32 inputs, see the module docstring)."""
-    return torch.autocast(x.device.type, enabled=False)
+    """No autocast inside, and on CUDA no TF32 convolutions (cuDNN's default: 11 significant bits), so a
+    quantized layer computes in fp32 on fp32 inputs (see the module docstring)."""
+    with torch.autocast(x.device.type, enabled=False):
+        if x.device.type != "cuda":
+            yield
+            return
+        cudnn = torch.backends.cudnn
+        before, cudnn.allow_tf32 = cudnn.allow_tf32, False
+        try:
+            yield
+        finally:
+            cudnn.allow_tf32 = before
 
 
 class QConv2d(nn.Conv2d):
