@@ -11,10 +11,10 @@
   own module, so each activation gets its own quantizer.
 
 Under mixed precision (``--precision bf16``/``fp16``) the quantizers and the quantized layers compute in
-fp32: bf16 keeps 8 significant bits, so an 8-bit code times its step (and the conv reading it) would
-land on other levels, some of them merged (``tests/test_quant.py`` checks both with CPU bf16 autocast).
-A quantized network is thus the specified one on every device; its full-precision first conv and last
-linear layer (``keep_first_last``) follow the autocast.
+fp32 (on CUDA also without TF32 convolutions): bf16 keeps 8 significant bits, so an 8-bit code times its
+step (and the conv reading it) would land on other levels, some of them merged (``tests/test_quant.py``
+checks both under bf16 autocast). A quantized network is thus the specified one on every device; its
+full-precision first conv and last linear layer (``keep_first_last``) follow the autocast.
 
 ``None`` bits leave that part in full precision. The weights are kept (a trained full-precision network
 becomes its quantized version, ready to fine-tune). The returned record, also stored on the network as
