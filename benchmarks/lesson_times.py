@@ -2,6 +2,7 @@
 
     python benchmarks/lesson_times.py                         # every lesson, into a temporary folder
     python benchmarks/lesson_times.py --only 04 05 --notebooks /tmp/old/notebooks
+    python benchmarks/lesson_times.py --test-settings      # each lesson at its own ctkd_test_parameters
 
 Each lesson runs in a fresh kernel with a fresh ``out_dir`` (nothing reused, everything trained).
 CPU time is the kernel's user + system time, including the training processes it starts (the
@@ -19,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import nbformat
 import papermill as pm
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,6 +46,8 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*", default=None, help="lesson numbers, e.g. 04 05")
     ap.add_argument("--csv", default=None, help="append rows (lesson, wall_s, cpu_s, label) here")
     ap.add_argument("--label", default="", help="a tag for the CSV rows, e.g. before / after")
+    ap.add_argument("--test-settings", action="store_true",
+                    help="run each lesson at its metadata's ctkd_test_parameters (what tests/test_notebooks.py uses)")
     ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
                     help="a parameter for every lesson (value as Python literal)")
     args = ap.parse_args(argv)
@@ -57,7 +61,9 @@ def main(argv=None) -> int:
     print("| lesson | wall s | CPU s (user+sys) |\n|---|---|---|", flush=True)
     with tempfile.TemporaryDirectory(prefix="lesson-times-") as tmp:
         for path in paths:
-            wall, cpu = time_lesson(path, Path(tmp), kernel_name(), params)
+            own = nbformat.read(path, as_version=4).metadata.get("ctkd_test_parameters", {})
+            own = own if args.test_settings else {}
+            wall, cpu = time_lesson(path, Path(tmp), kernel_name(), {**own, **params})
             print(f"| {path.stem} | {wall:.0f} | {cpu:.0f} |", flush=True)
             if args.csv:
                 with open(args.csv, "a", newline="") as f:
