@@ -23,7 +23,7 @@ from ctkd_lab.analysis.budget import (
     read_programme,
 )
 from ctkd_lab.analysis.paired import seeds_needed
-from ctkd_lab.viz.budget import accuracy_figure, budget_figure, lr_control_figure, seeds_figure
+from ctkd_lab.viz.budget import accuracy_figure, arm_color, budget_figure, lr_control_figure, seeds_figure
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -88,6 +88,9 @@ def test_figures_draw_every_seed_and_the_verdicts_noise():
     assert list(fig.layout.xaxis.ticktext) == ["3 epochs<br>(39 steps)", "30 epochs<br>(390 steps)"]
     acc = accuracy_figure(g, ["m", "b"], steps={3: 39, 30: 390})
     assert sum(len(t.y) for t in acc.data if t.mode == "markers") == 2 * 2 * 2 * 3  # arms x panels x budgets x seeds
+    # an arm has one colour in every figure: the method's in the difference and in the accuracies
+    assert means.line.color == next(t.line.color for t in acc.data if t.name == "m") == arm_color("m")
+    assert arm_color("vanilla (loss x 1)") != arm_color("vanilla, loss x 0.2") != arm_color("teskd")
     n = noise(g, cs)
     seeds = seeds_figure(n)
     assert list(seeds.data[1].y) == [n.needed[1.0], n.needed[3.0]]

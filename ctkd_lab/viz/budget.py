@@ -19,10 +19,20 @@ from plotly.subplots import make_subplots
 
 from ..analysis.budget import Comparison, Noise, lr_control
 from ..analysis.paired import seeds_needed
-from .style import TEMPLATE, log_axis, palette_color
+from .style import METHOD_COLORS, TEMPLATE, log_axis, palette_color
 
 #: horizontal spread of the seeds' dots and of the comparisons drawn at one budget
 JITTER, SPREAD = 0.04, 0.18
+
+
+def arm_color(label: str, index: int = 0) -> str:
+    """One colour per arm in every figure of the lesson: the network alone (``vanilla (...)``) grey, a scaled
+    vanilla arm (``vanilla, loss x c``) blue, a method its kit colour (else a palette colour by ``index``)."""
+    if label.startswith("vanilla ("):
+        return METHOD_COLORS["vanilla"]
+    if label.startswith("vanilla,"):
+        return palette_color(0)
+    return METHOD_COLORS.get(label.split()[0], palette_color(1 + index))
 
 
 def _budget_ticks(budgets: Sequence[int], steps: Mapping[int, int] | None) -> dict:
@@ -41,9 +51,9 @@ def budget_figure(series: Mapping[str, Sequence[Comparison]], steps: Mapping[int
     fig = go.Figure()
     names = list(series)
     for i, name in enumerate(names):
-        colour = palette_color(i)
-        offset = (i - (len(names) - 1) / 2) * SPREAD
         cs = sorted(series[name], key=lambda c: c.budget)
+        colour = arm_color(cs[0].label, i)
+        offset = (i - (len(names) - 1) / 2) * SPREAD
         xs = [budgets.index(c.budget) + offset for c in cs]
         for x, c in zip(xs, cs):
             n = len(c.diff.deltas)
@@ -78,7 +88,7 @@ def accuracy_figure(grid, labels: Sequence[str], steps: Mapping[int, int] | None
     fig = make_subplots(rows=1, cols=2, subplot_titles=("test accuracy", "training-batch accuracy (last epoch)"),
                         horizontal_spacing=0.12)
     for i, label in enumerate(labels):
-        colour = palette_color(i)
+        colour = arm_color(label, i)
         offset = (i - (len(labels) - 1) / 2) * SPREAD
         for col, read in ((1, grid.accs), (2, grid.train_accs)):
             xs, means = [], []
@@ -118,9 +128,8 @@ def seeds_figure(noise: Noise, effects: Sequence[float] = (0.5, 0.75, 1, 1.5, 2,
                              marker=dict(size=12, color=palette_color(1), symbol="diamond"),
                              text=[f"{k} seeds" for _, k in marked], textposition="top right",
                              name="the effects asked about", hoverinfo="skip"))
-    fig.add_hline(y=noise.seeds, line=dict(color="#888", dash="dot"),
-                  annotation_text=f"this lesson: {noise.seeds} seeds",
-                  annotation_position="bottom left", annotation_font=dict(size=11, color="#555"))
+    fig.add_trace(go.Scatter(x=[min(xs), max(xs)], y=[noise.seeds] * 2, mode="lines", hoverinfo="skip",
+                             line=dict(color="#888", dash="dot"), name=f"this lesson: {noise.seeds} seeds"))
     fig.update_xaxes(title_text="effect to resolve (points of test accuracy)")
     fig.update_yaxes(title_text="seeds needed")
     log_axis(fig, [v for v in ys if v] + [noise.seeds], axis="y")
@@ -160,4 +169,4 @@ def lr_control_figure(rows: list[dict], planned: int | None = None) -> go.Figure
     return fig
 
 
-__all__ = ["accuracy_figure", "budget_figure", "lr_control_figure", "seeds_figure"]
+__all__ = ["accuracy_figure", "arm_color", "budget_figure", "lr_control_figure", "seeds_figure"]
