@@ -91,6 +91,7 @@ def test_figures_draw_every_seed_and_the_verdicts_noise():
     # an arm has one colour in every figure: the method's in the difference and in the accuracies
     assert means.line.color == next(t.line.color for t in acc.data if t.name == "m") == arm_color("m")
     assert arm_color("vanilla (loss x 1)") != arm_color("vanilla, loss x 0.2") != arm_color("teskd")
+    assert arm_color("teskd", 0) == arm_color("teskd", 3), "an arm's colour does not depend on its position"
     n = noise(g, cs)
     seeds = seeds_figure(n)
     assert list(seeds.data[1].y) == [n.needed[1.0], n.needed[3.0]]

@@ -21,18 +21,25 @@ from ..analysis.budget import Comparison, Noise, lr_control
 from ..analysis.paired import seeds_needed
 from .style import METHOD_COLORS, TEMPLATE, log_axis, palette_color
 
+#: methods without a colour in the kit's METHOD_COLORS
+EXTRA_COLORS = {"teskd": "#9467bd", "teskd-oneway": "#e377c2", "dgkd": "#17becf", "takd": "#bcbd22", "cmtkd": "#8c564b"}
+#: colours for any other method, all legible on white
+DARK = ("#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3", "#FF6692")
 #: horizontal spread of the seeds' dots and of the comparisons drawn at one budget
 JITTER, SPREAD = 0.04, 0.18
 
 
 def arm_color(label: str, index: int = 0) -> str:
     """One colour per arm in every figure of the lesson: the network alone (``vanilla (...)``) grey, a scaled
-    vanilla arm (``vanilla, loss x c``) blue, a method its kit colour (else a palette colour by ``index``)."""
+    vanilla arm (``vanilla, loss x c``) blue, a method its kit colour, else one fixed by its label (``index``
+    is not used: an arm keeps its colour whatever its position in a figure)."""
     if label.startswith("vanilla ("):
         return METHOD_COLORS["vanilla"]
     if label.startswith("vanilla,"):
         return palette_color(0)
-    return METHOD_COLORS.get(label.split()[0], palette_color(1 + index))
+    # a method without a kit colour: one fixed by its name, from colours that read on white (not the scaled blue)
+    method = label.split()[0]
+    return {**METHOD_COLORS, **EXTRA_COLORS}.get(method, DARK[sum(map(ord, method)) % len(DARK)])
 
 
 def _budget_ticks(budgets: Sequence[int], steps: Mapping[int, int] | None) -> dict:
