@@ -177,8 +177,10 @@ def noise_lines(n: Noise) -> list[str]:
     return [
         f"Test set: {n.n_test} images. At {pct(n.acc)} (the mean of the compared runs) one run's accuracy has a "
         f"binomial standard error of {n.se_test:.2f} points: a second test set of the same size would move it by "
-        f"about that much, and a gap between two runs needs more than 2 x {n.se_test * 2 ** 0.5:.2f} = "
-        f"{2 * n.se_test * 2 ** 0.5:.1f} points to stand out of the test set's noise alone.",
+        f"about that much. The difference of two runs has a standard error of √2 x {n.se_test:.2f} = "
+        f"{n.se_test * 2 ** 0.5:.2f} points, so a gap between two single runs needs more than 2 x "
+        f"{n.se_test * 2 ** 0.5:.2f} = {2 * n.se_test * 2 ** 0.5:.1f} points to stand out of the test set's noise "
+        f"alone.",
         f"Seeds: one arm's accuracy varies by {n.seed_sd:.2f} points (sd over {n.seeds} seeds, pooled over the "
         f"arms and budgets above); the paired differences (same seed, method minus baseline) vary by "
         f"{n.paired_sd:.2f} points (pooled sd).",
