@@ -5,9 +5,9 @@
 #     PATH=.venv/bin:$PATH bash docs/results/run_when_it_helps.sh            # every part, in order
 #     PATH=.venv/bin:$PATH PARTS="lr ctkd" bash docs/results/run_when_it_helps.sh
 #
-# Every run trains into its own folder under $OUT: a finished run is reused, an interrupted one resumed
-# (its checkpoint), so re-running the script only trains what is missing and the programme can span
-# sessions. Runs go two at a time ($JOBS), one thread each (--threads 1), on the full 10,000-image test set.
+# Every run trains into its own folder under $OUT: a finished run is reused (its record, committed under
+# docs/results/when_it_helps_records/, carries it across sessions), an interrupted one resumed (its checkpoint,
+# within a session), so re-running the script only trains what is missing. Runs go two at a time ($JOBS), one thread each (--threads 1), on the full 10,000-image test set.
 # Every choice (a learning rate, beta) is made on the held-out validation split (1,000 training images never
 # trained on), seed 0, by the best last-epoch validation accuracy; a tie keeps the grid's first value.
 # The per-seed CSV beside the page is written by `python docs/results/when_it_helps.py`.
@@ -36,23 +36,36 @@ GRID_LR="0.05 0.1 0.2 0.4"
 COMMON="--dataset cifar10-jpg --per-class 500 --val-per-class 100 --schedule cosine --batch-size 128
         --threads 1 --quiet"
 
-train_into() {  # folder, then the flags of one run; skipped when finished, resumed when interrupted
-  local folder=$1; shift
-  grep -qs '"finished": true' "$folder/metrics.json" && return 0
-  local resume=""
-  [ -f "$folder/checkpoint.pt" ] && resume="--resume"
-  echo "$(date +%H:%M:%S) start $folder"
-  ctkd-lab train "$@" $COMMON --out "$folder" $resume
+# A finished run's record (config.json, metrics.json, history.jsonl; no weights) is committed under $RECORDS,
+# so a later session (a fresh clone, no runs/) skips it; a run interrupted within a session resumes.
+RECORDS=${RECORDS:-docs/results/when_it_helps_records}
+
+record() {  # folder: copy its record under $RECORDS once it has finished
+  local folder=$1 rec="$RECORDS/${1#"$OUT"/}"
+  grep -qs '"finished": true' "$folder/metrics.json" || return 0
+  mkdir -p "$rec" && cp "$folder/config.json" "$folder/metrics.json" "$folder/history.jsonl" "$rec/"
 }
-export -f train_into
-export COMMON
+
+train_into() {  # folder, then the flags of one run; skipped when recorded or finished, resumed when interrupted
+  local folder=$1; shift
+  grep -qs '"finished": true' "$RECORDS/${folder#"$OUT"/}/metrics.json" && return 0
+  if ! grep -qs '"finished": true' "$folder/metrics.json"; then
+    local resume=""
+    [ -f "$folder/checkpoint.pt" ] && resume="--resume"
+    echo "$(date +%H:%M:%S) start $folder"
+    ctkd-lab train "$@" $COMMON --out "$folder" $resume
+  fi
+  record "$folder"
+}
+export -f train_into record
+export COMMON OUT RECORDS
 
 run_plan() {  # stdin: one run per line (folder, then flags), trained $JOBS at a time
   xargs -P "$JOBS" -L 1 bash -c 'train_into "$@"' _
 }
 
-choose() {  # prefix, then the grid's values: prints the value whose <prefix><value>/seed0 validates best
-  python - "$@" <<'PY'
+choose() {  # prefix under $OUT, then the grid's values: the value whose <prefix><value>/seed0 validates best
+  python - "$RECORDS/${1#"$OUT"/}" "${@:2}" <<'PY'
 import json, sys
 prefix, values = sys.argv[1], sys.argv[2:]
 def val(v):
@@ -121,7 +134,9 @@ part_dgkd() {
     if (( ${#pids[@]} >= JOBS )); then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
   done
   wait
-  # the students at the other loss scale: same data and loss, only (lr, wd) moved by the identity
+  for f in "$D"/seed*/*/; do record "${f%/}"; done
+  # the students at the other loss scale (they need the guides' checkpoints: a session that finds only the
+  # chains' records retrains the chains, which gives the same runs, one thread each): same data and loss, only (lr, wd) moved by the identity
   local common="$COMMON"
   COMMON="--dataset cifar10-jpg --per-class 250 --val-per-class 100 --epochs 10 --eval-every 10 --schedule cosine
           --batch-size 128 --threads 1 --quiet $LOSS"

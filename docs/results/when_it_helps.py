@@ -2,7 +2,10 @@
 
     .venv/bin/python docs/results/when_it_helps.py [--runs runs/when_it_helps]
 
-Reads every finished run under --runs (unfinished and missing runs are listed, never guessed), writes
+First copies every finished run's record (config.json, metrics.json, history.jsonl: no weights) from --runs
+into docs/results/when_it_helps_records/ (committed, so the programme spans sessions: run_when_it_helps.sh
+skips a run whose record exists), then reads the records (unfinished and missing runs are listed, never
+guessed) and writes
   docs/results/when_it_helps_runs.csv   one row per run (the columns are documented on the page),
   docs/results/when_it_helps_<part>.png the paired differences (seeds as dots, the 95% interval as a band),
 and rewrites the generated blocks of when_it_helps.md (between `<!-- generated:<part> -->` and
@@ -27,6 +30,8 @@ from ctkd_lab.methods import get_method  # noqa: E402
 from ctkd_lab.train import TrainConfig  # noqa: E402
 
 PAGE = HERE / "when_it_helps.md"
+RECORDS = HERE / "when_it_helps_records"
+RECORD_FILES = ("config.json", "metrics.json", "history.jsonl")
 CSV = HERE / "when_it_helps_runs.csv"
 SEEDS = (0, 1, 2)
 LR_ALL = ("0.02", "0.05", "0.1", "0.2", "0.4")
@@ -37,6 +42,21 @@ COLUMNS = ["part", "arm", "budget_epochs", "seed", "method", "model", "lr", "wei
 
 
 # -- reading runs ------------------------------------------------------------------------------
+def sync_records(runs: Path, records: Path = RECORDS) -> int:
+    """Copy the record of every finished run under ``runs`` that has none yet; how many were copied."""
+    copied = 0
+    for metrics in sorted(runs.rglob("metrics.json")) if runs.is_dir() else []:
+        folder = metrics.parent
+        target = records / folder.relative_to(runs)
+        if (target / "metrics.json").is_file() or read_run(folder) is None:
+            continue
+        target.mkdir(parents=True, exist_ok=True)
+        for name in RECORD_FILES:
+            (target / name).write_bytes((folder / name).read_bytes())
+        copied += 1
+    return copied
+
+
 def read_run(folder: Path) -> dict | None:
     """The run's numbers (percent) and settings, or None when it has not finished."""
     try:
@@ -70,7 +90,7 @@ def command_for(config: dict, folder: Path) -> str:
     for key, value in (config.get("options") or {}).items():
         if value != option_defaults.get(key):
             flags.append(_flag(key, value))
-    out = "runs/" + str(folder.resolve()).split("/runs/", 1)[-1]  # as the script names it, from the repo root
+    out = "runs/when_it_helps/" + str(folder.relative_to(RECORDS))  # as the script names it, from the repo root
     return " ".join(["ctkd-lab train", *flags, "--out", out])
 
 
@@ -110,18 +130,24 @@ class Part:
                                                      .get(k)}, sort_keys=True),
                               **{k: round(run[k], 2) for k in ("test_acc", "val_acc", "train_acc", "train_test_gap")},
                               "wall_time_s": round(run["wall_time_s"], 1),
-                              "folder": str(folder.relative_to(self.root.parent)),
+                              "folder": "runs/when_it_helps/" + str(folder.relative_to(self.root)),
                               "command": command_for(cfg, folder)})
         return runs
 
     def choose(self, label: str, pattern: str, values, budget: int) -> str | None:
         """The value whose seed-0 run validates best (the first of equals), as the run script chooses."""
-        scores = {}
+        scores, missing = {}, []
         for v in values:
             run = read_run(self.root / pattern.format(value=v, seed=0))
             if run is None:
-                return None
-            scores[v] = run["val_acc"]
+                missing.append(pattern.format(value=v, seed=0))
+            else:
+                scores[v] = run["val_acc"]
+        if missing:
+            self.missing += [m for m in missing if m not in self.missing]
+            self.notes.append(f"{label} at {budget} epochs: not chosen yet, {len(missing)} of the {len(values)} "
+                              f"validation runs still to finish.")
+            return None
         best = max(values, key=lambda v: scores[v])
         listed = ", ".join(f"{v}: {scores[v]:.2f}%" for v in values)
         self.notes.append(f"{label} at {budget} epochs, validation accuracy (seed 0): {listed}; chosen **{best}**.")
@@ -268,8 +294,10 @@ PARTS = {"lr": (part_lr, "Paired Δ against lr 0.1 (vanilla resnet8)"),
 
 
 def block(part: Part, text: str, drew: bool) -> str:
-    status = ("all seeds in" if not part.missing and part.rows else
-              f"**partial**: {len(part.rows)} runs finished; waiting for {len(part.missing)}: "
+    status = ("all seeds in" if not part.missing else
+              f"**partial**: {len(part.rows)} run(s) finished; waiting for {len(part.missing)}"
+              + (" (and the runs that depend on them)" if part.notes and "not chosen" in part.notes[-1] else "")
+              + ": "
               + ", ".join(f"`{m}`" for m in part.missing[:12]) + (" ..." if len(part.missing) > 12 else ""))
     out = [f"Status: {status}.", ""]
     out += [f"- {note}" for note in part.notes]
@@ -284,7 +312,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default=str(HERE.parents[1] / "runs" / "when_it_helps"))
     args = parser.parse_args(argv)
-    root = Path(args.runs)
+    print(f"{sync_records(Path(args.runs))} new finished run(s) recorded in {RECORDS.relative_to(HERE.parents[1])}")
+    root = RECORDS
     page = PAGE.read_text()
     rows = []
     for name, (build, title) in PARTS.items():
