@@ -25,8 +25,9 @@ from .style import METHOD_COLORS, TEMPLATE, log_axis, palette_color
 EXTRA_COLORS = {"teskd": "#9467bd", "teskd-oneway": "#e377c2", "dgkd": "#17becf", "takd": "#bcbd22", "cmtkd": "#8c564b"}
 #: colours for any other method, all legible on white
 DARK = ("#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3", "#FF6692")
-#: horizontal spread of the seeds' dots and of the comparisons drawn at one budget
-JITTER, SPREAD = 0.04, 0.18
+#: horizontal spread of the seeds' dots, their shift right of the mean's marker (which would hide the middle
+#: seed), and the spread of the comparisons drawn at one budget
+JITTER, SHIFT, SPREAD = 0.035, 0.09, 0.18
 
 
 def arm_color(label: str, index: int = 0) -> str:
@@ -65,7 +66,7 @@ def budget_figure(series: Mapping[str, Sequence[Comparison]], steps: Mapping[int
         for x, c in zip(xs, cs):
             n = len(c.diff.deltas)
             fig.add_trace(go.Scatter(
-                x=[x + (k - (n - 1) / 2) * JITTER for k in range(n)], y=c.diff.deltas, mode="markers",
+                x=[x + SHIFT + (k - (n - 1) / 2) * JITTER for k in range(n)], y=c.diff.deltas, mode="markers",
                 marker=dict(size=7, color=colour, opacity=0.55), legendgroup=name, showlegend=False,
                 customdata=sorted(c.accs), hovertemplate="seed %{customdata}: %{y:+.1f} points<extra>" + name +
                 "</extra>"))
@@ -103,7 +104,7 @@ def accuracy_figure(grid, labels: Sequence[str], steps: Mapping[int, int] | None
                 values = read(label, b)
                 x = budgets.index(b) + offset
                 n = len(values)
-                fig.add_trace(go.Scatter(x=[x + (k - (n - 1) / 2) * JITTER for k in range(n)],
+                fig.add_trace(go.Scatter(x=[x + SHIFT + (k - (n - 1) / 2) * JITTER for k in range(n)],
                                          y=list(values.values()), mode="markers", showlegend=False,
                                          legendgroup=label, marker=dict(size=6, color=colour, opacity=0.5),
                                          hovertemplate="%{y:.1%}<extra>" + label + "</extra>"), row=1, col=col)

@@ -48,6 +48,9 @@ class LossScalePanel(LabPanel):
         self.error_out = widgets.Output()
         self.widget = widgets.VBox([widgets.HBox([self.scale, self.long, self.button]), self.status, self.chart,
                                     self.error_out])
+        for widget, name in ((self.widget, "panel"), (self.scale, "scale"), (self.long, "long"),
+                             (self.button, "run"), (self.status, "status"), (self.chart, "chart")):
+            widget.add_class(f"ctkd-loss-scale-{name}")
         self.last_figure = None
         self._current = (float(scale), int(long))
 
