@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name ctkd-lab --display-name "Python (ctkd-lab)"
 	@touch $(STAMP)
 
-# jupyter_server_config.py: runs as root too, strips outputs of lessons on save, one kernel (ctkd-lab)
+# jupyter_server_config.py: runs as root too, strips outputs of lessons on save (a copy with outputs goes to
+# notebooks/outputs/), one kernel (ctkd-lab), a true Busy while cells run (lab_settings/overrides.json)
 lab: setup
 	$(PY) scripts/results_pages.py
 	$(VENV)/bin/jupyter lab --config=jupyter_server_config.py --notebook-dir=notebooks --port=$(PORT) $(LAB_FLAGS)

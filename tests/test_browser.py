@@ -1,13 +1,18 @@
 """A real browser: JupyterLab runs lesson 04 in headless Chromium, then the loss-weight lab is moved by hand.
 
 The test starts JupyterLab from this Python on a free port (a token, a temporary root folder with a
-copy of the notebook at its small test settings, temporary Jupyter config/settings/runtime folders),
-drives Debian's Chromium through Playwright (no ``playwright install``: the system browser is used),
-runs all cells from the Run menu, moves the lab's gamma slider with the keyboard and checks that a
-new run starts and the all-runs chart gains a curve. A screenshot goes to
+copy of the notebook at its small test settings and the server's config, temporary Jupyter
+config/settings/runtime folders), drives Debian's Chromium through Playwright (no ``playwright
+install``: the system browser is used), runs all cells from the Run menu, moves the lab's gamma
+slider with the keyboard and checks that a new run starts and the all-runs chart gains a curve. A screenshot goes to
 ``build/browser_04_collaborative_teaching.png``.
 
-A second test exports a small notebook (equations, a plotly figure, a widget) and opens the page from
+The same server (started as `make lab` starts it, with the repo's jupyter_server_config.py and
+lab_settings/) serves two more checks: a cell that shows a widget and keeps working is Busy in the
+status bar and in the server's /api/sessions until it ends, and saving lesson 00 with Ctrl+S leaves
+its file byte for byte as it was (outputs kept in notebooks/outputs/ instead).
+
+Another test exports a small notebook (equations, a plotly figure, a widget) and opens the page from
 disk: it fails on any request to the network and on any file the page asks for and does not find.
 
 Chromium is looked up at ``$CTKD_CHROMIUM`` or ``/usr/bin/chromium`` (Debian: ``apt-get install
@@ -36,6 +41,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "04_collaborative_teaching.ipynb"
 SCREENSHOT = REPO / "build" / "browser_04_collaborative_teaching.png"
+SAVED_LESSON = REPO / "notebooks" / "00_welcome.ipynb"  # its ctkd_try_this holds 0.0, which JavaScript reads as 0
+BUSY_CELL = """import time
+import ipywidgets
+bar = ipywidgets.IntProgress(min=0, max=16, description="training")
+display(bar)  # the cell's first widget: JupyterLab 4.4+ would open a kernel subshell for widgets here
+for step in range(16):
+    time.sleep(0.5)
+    bar.value = step + 1"""
 CHROMIUM = Path(os.environ.get("CTKD_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -108,14 +121,25 @@ def _start_lab(base: Path, root: Path, extra: list[str]):
 
 @pytest.fixture(scope="module")
 def jupyter(tmp_path_factory):
-    """A JupyterLab server on a free port (token auth) serving a temporary copy of lesson 04."""
+    """JupyterLab started as `make lab` starts it (the repo's jupyter_server_config.py and lab_settings/,
+    rooted at the notebooks folder beside them) on a free port with a token, on a temporary copy: the
+    notebooks folder holds lesson 04 at its small test settings, lesson 00 as it is in the working tree,
+    and a notebook whose one cell shows a widget and works for 8 s. Nothing the lab saves can touch the
+    repository's own lessons."""
     base = tmp_path_factory.mktemp("browser")
+    shutil.copy(REPO / "jupyter_server_config.py", base / "jupyter_server_config.py")
+    shutil.copytree(REPO / "lab_settings", base / "lab_settings")
     root = base / "notebooks"
     root.mkdir()
     name = _copy_notebook(root, base / "runs")
-    proc, url, token, log = _start_lab(base, root, [])
+    shutil.copy(SAVED_LESSON, root / SAVED_LESSON.name)
+    busy = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(BUSY_CELL)])
+    busy.metadata["kernelspec"] = {"name": "ctkd-lab", "display_name": "Python (ctkd-lab)", "language": "python"}
+    nbformat.write(busy, root / "busy.ipynb")
+    proc, url, token, log = _start_lab(base / "server", root, [f"--config={base / 'jupyter_server_config.py'}"])
     try:
-        yield {"url": url, "token": token, "notebook": name, "log": log}
+        yield {"url": url, "token": token, "notebook": name, "root": root, "lesson": root / SAVED_LESSON.name,
+               "log": log}
     finally:
         _stop(proc)
 
@@ -156,10 +180,6 @@ def page(chromium, jupyter):
     yield from _browser_page(chromium)
 
 
-@pytest.fixture
-def bare_page(chromium):
-    """A browser page, for tests that start their own server."""
-    yield from _browser_page(chromium)
 
 
 def _wait_kernel_idle(page, timeout_s: float) -> None:
@@ -331,79 +351,64 @@ def test_exported_html_typesets_equations_and_draws_figures_offline(chromium, tm
         "where the widget was, the page says where to find it"
 
 
-SAVED_LESSON = REPO / "notebooks" / "00_welcome.ipynb"  # its ctkd_try_this holds 0.0, which JavaScript reads as 0
 
 
-BUSY_CELL = """import time
-import ipywidgets
-bar = ipywidgets.IntProgress(min=0, max=16, description="training")
-display(bar)  # the cell's first widget: JupyterLab 4.4+ would open a kernel subshell for widgets here
-for step in range(16):
-    time.sleep(0.5)
-    bar.value = step + 1"""
 
 
-@pytest.fixture(scope="module")
-def make_lab_copy(tmp_path_factory):
-    """JupyterLab started as `make lab` starts it (the repo's jupyter_server_config.py and lab_settings/,
-    rooted at the notebooks folder beside them), on a copy: a notebooks/ folder holding lesson 00 as it is
-    in the working tree and a notebook whose one cell shows a widget and works for 8 s, so a save can
-    never touch the repository's own lessons."""
-    base = tmp_path_factory.mktemp("make-lab-copy")
-    shutil.copy(REPO / "jupyter_server_config.py", base / "jupyter_server_config.py")
-    shutil.copytree(REPO / "lab_settings", base / "lab_settings")
-    root = base / "notebooks"
-    root.mkdir()
-    shutil.copy(SAVED_LESSON, root / SAVED_LESSON.name)
-    busy = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(BUSY_CELL)])
-    busy.metadata["kernelspec"] = {"name": "ctkd-lab", "display_name": "Python (ctkd-lab)", "language": "python"}
-    nbformat.write(busy, root / "busy.ipynb")
-    proc, url, token, log = _start_lab(base / "server", root, [f"--config={base / 'jupyter_server_config.py'}"])
-    try:
-        yield {"url": url, "token": token, "root": root, "lesson": root / SAVED_LESSON.name, "log": log}
-    finally:
-        _stop(proc)
+
+def _open_alone(page, lab, name: str):
+    """Open ``name`` in a fresh workspace (``?reset``: no tab restored from an earlier test); its panel."""
+    page.goto(f"{lab['url']}/lab/tree/{name}?reset&token={lab['token']}")
+    notebook = page.locator(".jp-NotebookPanel:visible")
+    notebook.locator(".jp-Notebook .jp-CodeCell").first.wait_for(timeout=120_000)
+    return notebook
 
 
-def test_the_kernel_is_busy_in_the_lab_and_the_server_while_a_widget_cell_runs(bare_page, make_lab_copy):
+def _server_kernel_state(lab, name: str) -> str:
+    """The server's execution_state of the kernel of notebook ``name`` (/api/sessions)."""
+    with urllib.request.urlopen(f"{lab['url']}/api/sessions?token={lab['token']}", timeout=30) as r:
+        sessions = json.loads(r.read())
+    states = [s["kernel"]["execution_state"] for s in sessions if s["path"].rsplit("/", 1)[-1] == name]
+    assert len(states) == 1, sessions
+    return states[0]
+
+
+def test_the_kernel_is_busy_in_the_lab_and_the_server_while_a_widget_cell_runs(page, jupyter):
     """A cell that shows a widget and keeps working: from its widget's first draw to its end, the status
     bar says Busy and the server's /api/kernels says busy. (JupyterLab 4.4+ used to open a kernel subshell
     for the widgets at that moment, and the subshell request's idle made both say Idle while the cell ran.)"""
-    page, lab = bare_page, make_lab_copy
-    page.goto(f"{lab['url']}/lab/tree/busy.ipynb?token={lab['token']}")
-    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=120_000)
+    lab = jupyter
+    notebook = _open_alone(page, lab, "busy.ipynb")
     _wait_kernel_idle(page, 180)
-    page.locator(".jp-CodeCell .jp-InputArea-editor").first.click()
+    notebook.locator(".jp-CodeCell .jp-InputArea-editor").first.click()
     page.keyboard.press("Shift+Enter")
-    prompt = page.locator(".jp-CodeCell .jp-InputArea-prompt").first
-    page.locator(".jp-OutputArea .jupyter-widgets.widget-hprogress").first.wait_for(timeout=120_000)
+    prompt = notebook.locator(".jp-CodeCell .jp-InputArea-prompt").first
+    notebook.locator(".jp-OutputArea .jupyter-widgets.widget-hprogress").first.wait_for(timeout=120_000)
     samples = []
     while "[*]" in prompt.inner_text():
         bar = page.locator("#jp-main-statusbar").inner_text()
-        api = f"{lab['url']}/api/kernels?token={lab['token']}"
-        kernels = json.loads(urllib.request.urlopen(api, timeout=30).read())
+        state = _server_kernel_state(lab, "busy.ipynb")
         still_running = "[*]" in prompt.inner_text()  # the cell had not ended while we looked
         if still_running:
-            samples.append((re.search(r"\|\s*(\w+)", bar).group(1), [k["execution_state"] for k in kernels]))
+            samples.append((re.search(r"\|\s*(\w+)", bar).group(1), state))
         time.sleep(0.25)
     assert re.match(r"\[1\]", prompt.inner_text().strip()), prompt.inner_text()
     assert len(samples) >= 5, f"the cell ended too soon to be watched: {samples}"
-    wrong = [s for s in samples if s != ("Busy", ["busy"])]
+    wrong = [s for s in samples if s != ("Busy", "busy")]
     assert not wrong, f"the lab or the server said the kernel was not busy while the cell ran: {wrong} of {samples}"
 
 
-def test_saving_a_lesson_in_jupyterlab_leaves_the_file_unchanged(bare_page, make_lab_copy):
+def test_saving_a_lesson_in_jupyterlab_leaves_the_file_unchanged(page, jupyter):
     """Open lesson 00, run its first code cell (an execution count, the kernel's language_info in the
     notebook's metadata), save it with Ctrl+S like a learner: the file keeps its exact bytes, so
     `git diff --quiet` holds for a saved lesson, and notebooks/outputs/ holds the copy as run."""
-    page, lab = bare_page, make_lab_copy
+    lab = jupyter
     original = lab["lesson"].read_bytes()
-    page.goto(f"{lab['url']}/lab/tree/{SAVED_LESSON.name}?token={lab['token']}")
-    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=120_000)
+    notebook = _open_alone(page, lab, SAVED_LESSON.name)
     _wait_kernel_idle(page, 180)
-    page.locator(".jp-CodeCell .jp-InputArea-editor").first.click()
+    notebook.locator(".jp-CodeCell .jp-InputArea-editor").first.click()
     page.keyboard.press("Shift+Enter")
-    page.locator(".jp-CodeCell .jp-InputArea-prompt").first.filter(has_text=re.compile(r"\[1\]")).wait_for(
+    notebook.locator(".jp-CodeCell .jp-InputArea-prompt").first.filter(has_text=re.compile(r"\[1\]")).wait_for(
         timeout=120_000)
     _wait_kernel_idle(page, 120)
     with page.expect_response(lambda r: r.request.method == "PUT" and f"/api/contents/{SAVED_LESSON.name}" in r.url,

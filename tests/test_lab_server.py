@@ -326,6 +326,13 @@ def test_make_lab_serves_the_lessons_with_one_kernel_and_saves_them_without_outp
     assert set(specs["kernelspecs"]) == {KERNEL}, f"the launcher shows one kernel, the kit's: {specs['kernelspecs']}"
     assert specs["default"] == KERNEL
 
+    # the lab's settings: widgets' messages stay off kernel subshells (lab_settings/overrides.json)
+    request = urllib.request.Request(f"{lab.url}/lab/api/settings/@jupyterlab/apputils-extension:kernels-settings",
+                                     headers={"Authorization": f"token {lab.token}"})
+    with urllib.request.urlopen(request, timeout=30) as r:
+        schema = json.loads(r.read())["schema"]  # the server applies overrides to the schema's defaults
+    assert schema["properties"]["commsOverSubshells"]["default"] == "disabled"
+
     listing = _api(lab, "GET", "contents")
     served = {item["name"]: item["type"] for item in listing["content"]}
     lessons = sorted(p.name for p in LESSONS.glob("[0-9][0-9]_*.ipynb"))
