@@ -28,7 +28,7 @@ The kernel's state ("Busy" in JupyterLab's status bar, ``execution_state`` in th
 JupyterLab 4.4+ opens a kernel *subshell* (ipykernel 7) for the widgets' messages the first time
 a cell creates a widget; that ``create_subshell_request`` arrives on the control channel while the
 cell runs, and its "idle" made the lab and the server say Idle until the next cell started,
-although the cell went on training. :data:`UNTRACKED_MESSAGE_TYPES` adds the subshell requests to
+although the cell went on training. :func:`untracked_message_types` adds the subshell requests to
 the server's untracked types (JupyterLab reads the same list); ``lab_settings/overrides.json``
 keeps the widgets' messages off subshells, so a panel's callback runs in the kernel's main thread,
 after the cell that is running, with the kernel busy while it trains.
