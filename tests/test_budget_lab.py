@@ -34,6 +34,7 @@ def test_a_grid_trains_each_run_once_and_reads_what_it_measured(tmp_path):
     fig, lines = panel.run(0.2, 2)
     assert len(lines) == 4 and lines[0].startswith("1 epoch, 1 seed: vanilla, loss x 0.2")
     assert len(fig.data) == 2 + 1  # the seed's dots at each budget, the means
+    assert list(fig.layout.xaxis.ticktext) == ["1 epoch<br>(2 steps)", "2 epochs<br>(4 steps)"]
     assert len(list(tmp_path.iterdir())) == 4, "the panel trained nothing new"
     with pytest.raises(UserError, match="longer than the short one"):
         panel.run(0.2, 1)

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..analysis.budget import Comparison, Noise, lr_control
+from ..analysis.budget import Comparison, Noise, epochs_text, lr_control
 from ..analysis.paired import seeds_needed
 from .style import METHOD_COLORS, TEMPLATE, log_axis, palette_color
 
@@ -44,7 +44,7 @@ def arm_color(label: str, index: int = 0) -> str:
 
 
 def _budget_ticks(budgets: Sequence[int], steps: Mapping[int, int] | None) -> dict:
-    text = [f"{b} epochs" + (f"<br>({steps[b]} steps)" if steps and b in steps else "") for b in budgets]
+    text = [epochs_text(b) + (f"<br>({steps[b]} steps)" if steps and b in steps else "") for b in budgets]
     return dict(tickmode="array", tickvals=list(range(len(budgets))), ticktext=text,
                 range=[-0.5, len(budgets) - 0.5])
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from ..analysis.budget import budget_lines, compare
+from ..analysis.budget import budget_lines, compare, epochs_text
 from ..errors import UserError
 from ..study.budget_lab import Arm, scaled_arm, train_grid
 from ..train import TrainConfig
@@ -38,7 +38,7 @@ class LossScalePanel(LabPanel):
         style = {"description_width": "110px"}
         self.scale = widgets.Dropdown(options=[(f"x {s:g}", s) for s in scales], value=float(scale),
                                       description="loss scale c", style=style, layout=widgets.Layout(width="240px"))
-        self.long = widgets.Dropdown(options=[(f"{b} epochs", b) for b in longs], value=int(long),
+        self.long = widgets.Dropdown(options=[(epochs_text(b), b) for b in longs], value=int(long),
                                      description="long budget", style=style, layout=widgets.Layout(width="240px"))
         self.button = widgets.Button(description="Run", icon="play", button_style="primary",
                                      layout=widgets.Layout(width="100px"))
