@@ -234,7 +234,7 @@ def test_bad_setup_is_a_user_error_before_any_work(case, digits_teacher, tmp_pat
 
 @pytest.mark.parametrize("method", TEACHER_METHODS)
 def test_teacher_for_another_class_count_is_refused(method, digits_teacher):
-    other = SimpleNamespace(name="digits", num_classes=100, in_channels=3)
+    other = SimpleNamespace(name="digits", num_classes=100, in_channels=3, image_size=32)
     config = TrainConfig(method=method, model="resnet8", dataset="digits", options={"teacher": str(digits_teacher)})
     with pytest.raises(UserError, match="has 10 classes but the data set has 100"):
         get_method(method).build(config, other)
