@@ -290,3 +290,18 @@ def test_bad_bits_stop_before_any_work(tmp_path, capsys, flags, message):
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_lsq_set_step_is_kept_by_the_next_forward():
+    q = LSQ(2, signed=False)
+    q.set_step(0.5)
+    y = q(torch.tensor([[0.1, 0.3, 0.6, 5.0]]))
+    assert float(q.step) == 0.5 and y.tolist() == [[0.0, 0.5, 0.5, 1.5]]
+
+
+def test_quantizers_keep_double_inputs_in_double():
+    from ctkd_lab.quant.ste import round_ste
+
+    x = torch.tensor([0.1234567890123, 2.5], dtype=torch.float64)
+    assert round_ste(x).dtype == torch.float64
+    assert HWGQ(2)(x).dtype == torch.float64

@@ -218,9 +218,7 @@ def make_quantizer(kind: str, bits: int, step: float | None = None) -> nn.Module
     if kind != "lsq":
         raise ValueError(f"kind must be 'hwgq' or 'lsq', got {kind!r}")
     module = LSQReLU(bits)
-    with torch.no_grad():
-        module.quant.step.fill_(lsq_initial_step(bits) if step is None else step)
-        module.quant.initialized.fill_(True)
+    module.quant.set_step(lsq_initial_step(bits) if step is None else step)
     return module
 
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .ste import at_least_fp32
+
 #: MSE-optimal uniform step for a unit half-Gaussian, per bit-width (1..8)
 HWGQ_STEPS: dict[int, float] = {1: 0.7979, 2: 0.5388, 3: 0.3217, 4: 0.1842, 5: 0.1030, 6: 0.0566, 7: 0.0307,
                                 8: 0.0165}
@@ -33,14 +35,14 @@ class _HWGQFunction(torch.autograd.Function):
         top = levels * step
         ctx.save_for_backward(x)
         ctx.top = top
-        x = x.float()  # in fp32 whatever the autocast (module docstring)
+        x = at_least_fp32(x)  # in fp32 (or fp64) whatever the autocast (module docstring)
         q = torch.clamp(torch.round(x / step), 1, levels) * step
         return torch.where(x > 0, q, torch.zeros_like(x))
 
     @staticmethod
     def backward(ctx, grad: Tensor):
         (x,) = ctx.saved_tensors
-        x = x.float()
+        x = at_least_fp32(x)
         mask = (x > 0) & (x <= ctx.top)
         return grad * mask.to(grad.dtype), None, None
 

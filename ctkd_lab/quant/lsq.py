@@ -23,13 +23,13 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .ste import round_ste, scale_grad
+from .ste import at_least_fp32, round_ste, scale_grad
 
 
 def lsq(v: Tensor, step: Tensor, q_n: int, q_p: int, grad_scale: float) -> Tensor:
     """The LSQ quantizer's forward (its backward is the formulas above, through autograd)."""
-    s = scale_grad(step.float(), grad_scale)
-    return round_ste(torch.clamp(v.float() / s, -q_n, q_p)) * s
+    s = scale_grad(at_least_fp32(step), grad_scale)
+    return round_ste(torch.clamp(at_least_fp32(v) / s, -q_n, q_p)) * s
 
 
 class LSQ(nn.Module):
@@ -50,6 +50,13 @@ class LSQ(nn.Module):
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self._initialized = bool(self.initialized)  # one sync per load, not per forward
+
+    @torch.no_grad()
+    def set_step(self, step: float) -> None:
+        """Fix the step (e.g. to show what a given step makes of some inputs): no initialisation from data."""
+        self.step.fill_(step)
+        self.initialized.fill_(True)
+        self._initialized = True
 
     def forward(self, v: Tensor) -> Tensor:
         if not self._initialized:

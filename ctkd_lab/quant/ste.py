@@ -30,14 +30,19 @@ class _ScaleGrad(torch.autograd.Function):
         return grad * ctx.scale, None
 
 
+def at_least_fp32(x: Tensor) -> Tensor:
+    """``x`` in fp32 when it is in a lower precision (bf16/fp16 under autocast); fp32 and fp64 stay as they are."""
+    return x if x.dtype in (torch.float32, torch.float64) else x.float()
+
+
 def straight_through(x: Tensor, value: Tensor) -> Tensor:
     """``value`` in the forward pass; the gradient goes to ``x`` unchanged (``value`` is not differentiated)."""
     return _Replace.apply(x, value.detach())
 
 
 def round_ste(x: Tensor) -> Tensor:
-    """``round(x)`` (computed and returned in fp32, whatever the autocast) with the identity gradient."""
-    return straight_through(x, torch.round(x.float()))
+    """``round(x)`` (computed and returned in fp32 at least, whatever the autocast) with the identity gradient."""
+    return straight_through(x, torch.round(at_least_fp32(x)))
 
 
 def scale_grad(x: Tensor, scale: float) -> Tensor:

@@ -14,14 +14,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .ste import straight_through
+from .ste import at_least_fp32, straight_through
 
 
 def uniform_symmetric(w: Tensor, bits: int) -> Tensor:
     """``w`` quantized to ``bits`` bits (1..8), straight-through gradient."""
     if not (isinstance(bits, int) and 1 <= bits <= 8):
         raise ValueError(f"the uniform weight quantizer supports 1 to 8 bits, got {bits!r}")
-    v = w.float()  # in fp32 whatever the autocast or the weights' dtype
+    v = at_least_fp32(w)  # in fp32 (fp64 stays) whatever the autocast or the weights' dtype
     if bits == 1:
         q = torch.where(v >= 0, 1.0, -1.0) * v.abs().mean()
     else:
