@@ -34,8 +34,8 @@ LAYERS: dict[str, int] = {
     "atomic": 0,                            # atomic file writes (imports nothing of the package)
     "registry": 1,                          # name -> object registries (imports errors only)
     "quant": 1,                             # fake quantizers (imports nothing of the package; models rebuild with it)
-    "data": 2, "models": 2, "losses": 2,    # peers: none of the three imports another
     "resample": 1,                          # deterministic pooling/upsampling (imports nothing of the package)
+    "data": 2, "models": 2, "losses": 2,    # peers: none of the three imports another
     "zoo": 2,                               # pre-trained teachers by name (imports errors only; methods use it)
     "methods": 3,
     "train": 4,

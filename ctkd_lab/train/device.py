@@ -110,7 +110,7 @@ def determinism(deterministic: bool, device: torch.device):
 # The count is a setting of the run (TrainConfig.threads, --threads), DEFAULT_THREADS unless asked
 # otherwise, recorded in config.json and part of what makes two runs the same run: PyTorch splits a
 # reduction between its threads, so the count changes the order in which floats are summed, and over a
-# few hundred steps a small run drifts by whole points of accuracy (README, "Tests and benchmarks").
+# few hundred steps a small run drifts by whole points of accuracy (docs/maintainers.md, "Tests and benchmarks").
 # It is never chosen from the machine's load (an earlier version did: the same command then gave other
 # results when something else was running). Why 1: the kit's CPU models are small and use a second
 # thread poorly, and with more threads than free cores PyTorch's barriers make them several times

@@ -6,7 +6,7 @@ them and joins the process group: gloo on the CPU, nccl on CUDA (each process on
 Without those variables (or with WORLD_SIZE=1) everything here is a no-op and the trainer runs as one
 process, exactly as before.
 
-The rules the trainer follows (README, "More than one process"):
+The rules the trainer follows (docs/cli.md, "More than one process"):
 
 - ``--batch-size`` is the *global* batch: each process takes ``batch_size / N`` images a step, the
   gradients are averaged, so one step sees the same images, and the learning rate means the same,

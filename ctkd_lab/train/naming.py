@@ -14,7 +14,7 @@ field or an option added later, whose default keeps the old behaviour, keeps exi
 absolute. Comparing runs (resume, reuse) fills what an older run lacks the same way.
 
 The CPU thread count is a setting, not a where field: it changes the order in which floats are summed,
-and over a few hundred steps that moves a small run's accuracy by whole points (README, "Tests and
+and over a few hundred steps that moves a small run's accuracy by whole points (docs/maintainers.md, "Tests and
 benchmarks"). Its default (1) keeps the names runs had before it counted.
 """
 from __future__ import annotations

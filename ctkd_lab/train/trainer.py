@@ -113,6 +113,7 @@ class Trainer:
         self.dataset = dataset
         torch.manual_seed(config.seed)  # the same initial weights in every process
         self.method = self.method_cls.build(config, self.dataset)
+        check_image_size(self.method.networks.values(), self.dataset.image_size)  # a flattened head's size
         self.method.to(self.placement.device)
         if self.placement.channels_last:
             self.method.to(memory_format=torch.channels_last)
@@ -128,7 +129,6 @@ class Trainer:
         self.epoch = 0          # epochs completed
         self.step = 0           # optimiser steps taken
         self.wall_time = 0.0
-        check_image_size(self.method.networks.values(), self.dataset.image_size)  # a flattened head's size
         self.progress = Progress()  # last evaluation and best epochs, per role
         self.frozen_logits = None
 
