@@ -202,7 +202,7 @@ def figure(series: list, path: Path, title: str) -> bool:
 
     arms = list(dict.fromkeys(label for label, _, _ in series))
     budgets = sorted({b for _, b, _ in series})
-    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=110)
+    fig, ax = plt.subplots(figsize=(7.8, 3.6), dpi=110)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, arm in enumerate(arms):
         pts = sorted((b, p) for label, b, p in series if label == arm)
@@ -224,7 +224,7 @@ def figure(series: list, path: Path, title: str) -> bool:
     ax.set_xlabel("budget (epochs on 5,000 CIFAR-10 images)")
     ax.set_ylabel("paired Δ test accuracy (points)")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
