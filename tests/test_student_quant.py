@@ -36,7 +36,7 @@ def quantized_layers(net) -> tuple[int, int]:
 ])
 def test_the_student_is_quantized_and_its_teachers_are_not(tmp_path, tiny, digits_teacher, method, options):
     key = {"dgkd": "teachers", "ctkd": "expert"}.get(method, "teacher")
-    config = TrainConfig(**tiny, image_size=16, threads=1, method=method,
+    config = TrainConfig(**tiny, threads=1, method=method,
                          options={key: str(digits_teacher), "w_bits": 2, "a_bits": 2, **options})
     trainer = Trainer(config, out=tmp_path / method, quiet=True)
     nets = trainer.method.networks
@@ -51,7 +51,7 @@ def test_the_student_is_quantized_and_its_teachers_are_not(tmp_path, tiny, digit
 
 
 def test_full_precision_is_unchanged_by_default(tmp_path, tiny, digits_teacher):
-    trainer = Trainer(TrainConfig(**tiny, image_size=16, method="kd", options={"teacher": str(digits_teacher)}),
+    trainer = Trainer(TrainConfig(**tiny, method="kd", options={"teacher": str(digits_teacher)}),
                       out=tmp_path / "fp", quiet=True)
     assert quantized_layers(trainer.method.networks["student"]) == (0, 0)
     assert "quant" not in trainer.method.describe()
@@ -61,7 +61,7 @@ def test_a_2bit_kd_student_exports_and_evaluates_quantized(tmp_path, digits_teac
     out = tmp_path / "kd2"
     code = main(["train", "--method", "kd", "--model", "resnet8", "--teacher", str(digits_teacher),
                  "--w-bits", "2", "--a-bits", "2", "--weight-quantizer", "lsq", "--per-class", "10",
-                 "--image-size", "16", "--epochs", "1", "--threads", "1", "--out", str(out), "--quiet"])
+                 "--epochs", "1", "--threads", "1", "--out", str(out), "--quiet"])
     assert code == 0, capsys.readouterr().err
     assert main(["export", "--checkpoint", str(out), "--out", str(tmp_path / "s.pt")]) == 0
     net, info = network_from_checkpoint(tmp_path / "s.pt")
