@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.ctkd-installed
 PORT   ?= 8888
 # extra `jupyter lab` flags, e.g. make lab LAB_FLAGS="--no-browser --ServerApp.ip=0.0.0.0" (in a container)
 LAB_FLAGS ?=
+# test processes side by side (pytest-xdist): one per core of the 2-core CI machine; TEST_JOBS=1 for one process
+TEST_JOBS ?= 2
 
 .PHONY: setup lab test test-fast lint notebooks benchmark gpu-check clean
 
@@ -26,11 +28,11 @@ lab: setup
 
 test: setup
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_JOBS) --dist worksteal --durations=25
 
 test-fast: setup
 	$(PY) -m ruff check .
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -n $(TEST_JOBS) --dist worksteal -m "not slow"
 
 lint: setup
 	$(PY) -m ruff check .

@@ -17,8 +17,11 @@ import torch  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CIFAR = Path(os.environ.get("CTKD_SHARED_DATA", REPO.parent / "shared" / "data")) / "cifar10-jpg.tar.gz"
 
-# torch's thread count for what the tests compute outside a run (a run uses its own --threads, default 1)
-os.environ.setdefault("OMP_NUM_THREADS", str(max(1, min(2, os.cpu_count() or 1))))
+# torch's thread count for what the tests compute outside a run (a run uses its own --threads, default 1):
+# the cores shared between pytest-xdist's workers (`make test` starts 2), at most 2 each
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if not os.environ.get("OMP_NUM_THREADS", "").strip():
+    os.environ["OMP_NUM_THREADS"] = str(max(1, min(2, (os.cpu_count() or 1) // _WORKERS)))
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 

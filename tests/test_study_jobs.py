@@ -12,6 +12,7 @@ from ctkd_lab.errors import UserError
 from ctkd_lab.study import options_for, run_study
 from ctkd_lab.study.parallel import Job, train_in_parallel
 from ctkd_lab.train import TrainConfig, Trainer
+from ctkd_lab.train.device import choose_threads
 
 TINY = dict(dataset="digits", model="resnet8", per_class=10, epochs=2)
 METHODS, SEEDS, OPTIONS = ["vanilla", "ctkd-scratch"], [0, 1], {"scratch_model": "resnet8"}
@@ -71,7 +72,8 @@ def test_parallel_study_equals_sequential_one(tmp_path):
     starts = [x for x in lines if x.startswith(("new ", "resume "))]
     assert sorted(x.split(" -> ")[0] for x in starts) == sorted(
         ["new vanilla seed 0", "resume vanilla seed 1", "new ctkd-scratch seed 0", "new ctkd-scratch seed 1"])
-    assert all(x.endswith("(in a worker, 1 thread (--threads 1))") for x in starts)
+    # the words choose_threads gives for 1 thread here (they name OMP_NUM_THREADS when it is set otherwise)
+    assert all(x.endswith(f"(in a worker, {choose_threads(1)[1]})") for x in starts)
     finished = [x for x in lines if x.startswith("finished ")]
     assert len(finished) == 4 and len(lines) == 8 and all(" s -> " in x for x in finished)
 
