@@ -81,16 +81,17 @@ def strip_outputs(nb: dict) -> dict:
     return nb
 
 
-def same_json(a: Any, b: Any) -> bool:
-    """Whether two JSON values are equal as JavaScript reads them: ``0 == 0.0``, but ``true != 1``."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return a == b
+def same_json(a: Any, b: Any, *, strict: bool = False) -> bool:
+    """Whether two JSON values are equal as JavaScript reads them: ``0 == 0.0``, but ``true != 1``.
+    With ``strict``, also spelled alike: ``0`` and ``0.0`` differ."""
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(same_json(a[k], b[k], strict=strict) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same_json(x, y, strict=strict) for x, y in zip(a, b))
+    numbers = (int, float)
+    if (not strict and isinstance(a, numbers) and isinstance(b, numbers)
+            and not isinstance(a, bool) and not isinstance(b, bool)):
+        return a == b
     return type(a) is type(b) and a == b
 
 
@@ -129,15 +130,6 @@ def settle_metadata(nb: dict, saved: dict | None = None) -> dict:
         if old is not None and isinstance(cell.get("metadata"), dict) and isinstance(old.get("metadata"), dict):
             cell["metadata"] = respell(cell["metadata"], old["metadata"])
     return nb
-
-
-def same_json_strict(a: Any, b: Any) -> bool:
-    """Whether two JSON values are equal and spelled alike: ``0`` and ``0.0`` differ, as do ``1`` and ``true``."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same_json_strict(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same_json_strict(x, y) for x, y in zip(a, b))
-    return type(a) is type(b) and a == b
 
 
 def keep_outputs_copy(nb: dict, path: Path) -> Path:
@@ -208,7 +200,7 @@ class LessonsContentsManager(AsyncLargeFileManager):
             return False
         saved = _read_saved(Path(os_path))
         written = json.loads(nbformat.writes(nb, version=nbformat.NO_CONVERT))
-        return saved is not None and same_json_strict(written, saved)
+        return saved is not None and same_json(written, saved, strict=True)
 
     async def _save_notebook(self, os_path: str, nb: Any, capture_validation_error: Any = None) -> None:
         if self._unchanged_lesson(os_path, nb):

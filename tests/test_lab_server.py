@@ -32,7 +32,6 @@ from ctkd_lab.lab_server import (
     lessons_save_hook,
     respell,
     same_json,
-    same_json_strict,
     settle_metadata,
     strip_outputs,
 )
@@ -156,7 +155,7 @@ def test_a_lesson_changed_in_jupyterlab_is_saved_with_the_change_and_nothing_els
     saved = json.loads((tmp_path / lesson.name).read_text())
     assert "".join(saved["cells"][code]["source"]).endswith("# my note"), "the learner's change is saved"
     saved["cells"][code]["source"] = nb["cells"][code]["source"]
-    assert same_json_strict(saved, nb), "nothing else changed: no outputs, language_info or respelled numbers"
+    assert same_json(saved, nb, strict=True), "nothing else changed: no outputs, language_info or respelled numbers"
 
 
 def test_each_save_of_a_lesson_keeps_a_copy_with_its_outputs(tmp_path):
@@ -187,6 +186,8 @@ def test_same_json_reads_numbers_as_javascript_does():
     assert same_json(0, 0.0) and same_json({"a": [1000, 0.5]}, {"a": [1000.0, 0.5]})
     assert not same_json(True, 1) and not same_json(0, False) and not same_json(None, 0)
     assert not same_json({"a": 0}, {"a": 0, "b": 1}) and not same_json([0], [0, 0]) and not same_json("0", 0)
+    assert same_json({"a": [1, 0.5]}, {"a": [1, 0.5]}, strict=True) and not same_json([0], [0.0], strict=True)
+    assert not same_json(True, 1, strict=True)
 
 
 def test_respell_keeps_the_saved_spelling_of_unchanged_values_and_takes_real_changes():

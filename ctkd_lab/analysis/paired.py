@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from scipy import stats
 
+from .verdicts import binomial_se  # one definition; verdicts stays free of scipy
+
 
 @dataclass
 class Paired:
@@ -50,13 +52,6 @@ def paired(method: dict, baseline: dict, level: float = 0.95) -> Paired:
     sd = statistics.stdev(deltas)
     half = stats.t.ppf(0.5 + level / 2, len(deltas) - 1) * sd / math.sqrt(len(deltas))
     return Paired(deltas, mean, sd, mean - half, mean + half, level)
-
-
-def binomial_se(accuracy: float, n: int) -> float:
-    """Standard error of an accuracy measured on ``n`` independent test images: sqrt(p (1 - p) / n)."""
-    if n < 1:
-        raise ValueError("n must be at least 1")
-    return math.sqrt(max(accuracy * (1.0 - accuracy), 0.0) / n)
 
 
 def seeds_needed(effect: float, sd: float, power: float = 0.8, alpha: float = 0.05, most: int = 1000) -> int | None:
