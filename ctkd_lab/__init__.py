@@ -34,13 +34,46 @@ _FRONT_DOOR: dict[str, tuple[str, ...]] = {
     "ctkd_lab.study": ("ensure_run", "run_study", "study_folder", "compare_command"),
     "ctkd_lab.study.chain": ("run_chain",),
     "ctkd_lab.study.capacity": ("run_capacity_gap",),
-    # read and evaluate runs
+    # a lesson's runs (study/<topic>_runs.py)
+    "ctkd_lab.study.chain_lab_runs": ("ChainLabSession", "ChainSetting", "chain_folder", "chain_params",
+                                      "copy_finished_runs"),
+    "ctkd_lab.study.teskd_runs": ("TESKDLabSession", "TESKDSetting", "expert_entries", "export_teachers"),
+    "ctkd_lab.study.quant_runs": ("QuantLabSession",),
+    "ctkd_lab.study.budget_runs": ("Arm", "scaled_arm", "train_grid", "loss_scale_identity"),
+    # read and evaluate runs and studies
     "ctkd_lab.analysis.runs": ("run_metrics", "run_config", "epoch_records", "step_records", "probe_records",
                                "series", "readable_metrics"),
     "ctkd_lab.analysis.evaluate_checkpoint": ("evaluate_checkpoint",),
     "ctkd_lab.analysis.environment": ("environment_report",),
+    "ctkd_lab.analysis.study_runs": ("study_runs", "study_points"),
+    "ctkd_lab.analysis.study_stats": ("compare_to_baseline",),
+    "ctkd_lab.analysis.study_tables": ("markdown_table",),
+    "ctkd_lab.analysis.learning_curves": ("seed_curves",),
+    "ctkd_lab.analysis.fidelity": ("fidelity_to_teacher",),
+    "ctkd_lab.analysis.chain_summary": ("chain_markdown",),
+    # what networks compute: soft targets, logit trajectories, attention and Grad-CAM maps
+    "ctkd_lab.analysis.soft_targets": ("test_set_logits", "log_temperatures", "loss_vs_temperature",
+                                       "kd_loss_and_grad", "kd_grad_formula", "high_temperature_limit",
+                                       "class_similarity", "top_wrong_classes"),
+    "ctkd_lab.analysis.trajectory": ("probe_trajectories", "image_trajectories", "align_probe_records",
+                                     "probe_distance"),
+    "ctkd_lab.analysis.attention": ("attention_maps", "attention_agreement"),
+    "ctkd_lab.analysis.attribution": ("gradcam", "denormalise"),
     # verdicts that respect the noise
-    "ctkd_lab.analysis.verdicts": ("chance_level", "chance_note", "judge_gap", "one_seed_verdict"),
+    "ctkd_lab.analysis.verdicts": ("chance_level", "chance_note", "judge_gap", "one_seed_verdict", "gap_verdict",
+                                   "accs_text"),
+    # what a lesson reads and judges from its runs (analysis/<topic>_readings.py)
+    "ctkd_lab.analysis.loss_weight_readings": ("lab_config",),
+    "ctkd_lab.analysis.chain_readings": ("capacity_verdicts", "chain_verdicts", "rows_for_seeds", "student_entries"),
+    "ctkd_lab.analysis.teskd_readings": ("teskd_architecture", "teskd_verdicts", "one_way_verdicts", "lab_lines",
+                                         "agreement_lines", "expert_verdicts", "loss_share_lines", "compare_entries"),
+    "ctkd_lab.analysis.quant_readings": ("bits_text", "quantizer_curves", "quantizer_lines", "quantizer_inputs",
+                                         "activation_stats", "activation_lines", "weight_stats", "weight_lines",
+                                         "load_method", "ensemble_targets", "pick_images", "ensemble_lines",
+                                         "importance_lines", "bits_lines", "teacher_lines", "mutual_lines"),
+    "ctkd_lab.analysis.budget_readings": ("PLANNED", "compare", "budget_lines", "identity_lines", "noise",
+                                          "noise_lines", "read_programme", "progress_lines", "claim_lines",
+                                          "lr_control_lines"),
     # data sets, networks, methods
     "ctkd_lab.data": ("load_dataset", "eval_loader", "Split", "dataset_names"),
     "ctkd_lab.models": ("build_model", "list_models", "count_parameters"),
@@ -52,7 +85,7 @@ _FRONT_DOOR: dict[str, tuple[str, ...]] = {
                         "dense_guidance_loss", "dense_guidance_terms", "keep_mask", "min_logit_ensemble",
                         "fidelity", "pair_stages"),
     "ctkd_lab.losses.teskd": ("teskd_terms",),
-    # figures
+    # figures (viz/<topic>_figures.py)
     "ctkd_lab.viz": ("setup_notebook", "show"),
     "ctkd_lab.viz.style": ("chance_line",),
     "ctkd_lab.viz.training_figures": ("epoch_curves", "step_curves", "runs_figure"),
@@ -71,7 +104,8 @@ _FRONT_DOOR: dict[str, tuple[str, ...]] = {
                                    "branch_agreement_figure", "lab_figure", "expert_figure"),
     "ctkd_lab.viz.quant_figures": ("quantizer_figure", "activation_histogram_figure", "weight_histogram_figure",
                                    "bits_figure", "importance_figure", "ensemble_figure"),
-    # panels (ipywidgets)
+    "ctkd_lab.viz.budget_figures": ("budget_figure", "accuracy_figure", "seeds_figure", "lr_control_figure"),
+    # panels (ipywidgets; widgets/<topic>_panel.py)
     "ctkd_lab.widgets.temperature_panel": ("temperature_widget",),
     "ctkd_lab.widgets.trajectory_panel": ("image_trajectory_widget",),
     "ctkd_lab.widgets.attention_panel": ("attention_explorer",),
@@ -79,6 +113,7 @@ _FRONT_DOOR: dict[str, tuple[str, ...]] = {
     "ctkd_lab.widgets.chain_panel": ("ChainLab",),
     "ctkd_lab.widgets.teskd_panel": ("TESKDLab",),
     "ctkd_lab.widgets.quant_panel": ("QuantizerExplorer",),
+    "ctkd_lab.widgets.budget_panel": ("LossScalePanel",),
     "ctkd_lab.widgets.outputs": ("figure_outputs",),
     # the one user-error type
     "ctkd_lab.errors": ("UserError",),
