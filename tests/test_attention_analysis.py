@@ -11,7 +11,7 @@ from ctkd_lab.analysis.attention import attention_agreement, attention_maps
 from ctkd_lab.analysis.attribution import denormalise, gradcam
 from ctkd_lab.losses import attention_losses
 from ctkd_lab.models import StagedNet, build_model
-from ctkd_lab.viz.attention import agreement_figure, attention_figure, gradcam_figure, to_rgb
+from ctkd_lab.viz.attention_figures import agreement_figure, attention_figure, gradcam_figure, to_rgb
 
 
 class Mask(nn.Module):
@@ -250,7 +250,7 @@ def test_gradcam_and_agreement_figures():
 
 
 def test_explorer_figures_and_widget():
-    from ctkd_lab.widgets.attention_explorer import attention_explorer, explorer_figures
+    from ctkd_lab.widgets.attention_panel import attention_explorer, explorer_figures
 
     torch.manual_seed(0)
     nets = {"a": build_model("resnet8", 10), "b": build_model("resnet8", 10)}
@@ -276,7 +276,7 @@ def test_explorer_figures_and_widget():
 def test_explorer_shows_an_error_of_a_control_change_in_its_panel():
     from ipywidgets import VBox
 
-    from ctkd_lab.widgets.attention_explorer import AttentionExplorer, attention_explorer
+    from ctkd_lab.widgets.attention_panel import AttentionExplorer, attention_explorer
 
     torch.manual_seed(0)
     nets = {"a": build_model("resnet8", 10)}

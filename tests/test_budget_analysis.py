@@ -1,5 +1,5 @@
-"""Lesson 09's numbers (ctkd_lab/analysis/budget.py) and figures (ctkd_lab/viz/budget.py), on hand-made grids
-and on the CIFAR-10 programme's committed CSV."""
+"""Lesson 09's numbers (ctkd_lab/analysis/budget_readings.py) and figures (ctkd_lab/viz/budget_figures.py), on
+hand-made grids and on the CIFAR-10 programme's committed CSV."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ctkd_lab.analysis.budget import (
+from ctkd_lab.analysis.budget_readings import (
     CLAIMS,
     PLANNED,
     PROGRAMME_CSV,
@@ -23,13 +23,13 @@ from ctkd_lab.analysis.budget import (
     read_programme,
 )
 from ctkd_lab.analysis.paired import seeds_needed
-from ctkd_lab.viz.budget import accuracy_figure, arm_color, budget_figure, lr_control_figure, seeds_figure
+from ctkd_lab.viz.budget_figures import accuracy_figure, arm_color, budget_figure, lr_control_figure, seeds_figure
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def grid(test: dict, train: dict | None = None, n_test: int = 360, budgets=(3, 30)):
-    """A stand-in for study.budget_lab.Grid: {(label, budget): {seed: acc}}."""
+    """A stand-in for study.budget_runs.Grid: {(label, budget): {seed: acc}}."""
     train = train or test
     return SimpleNamespace(accs=lambda label, b: test[(label, b)], train_accs=lambda label, b: train[(label, b)],
                            n_test=n_test, budgets=list(budgets))

@@ -8,7 +8,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import pytest
 
-from ctkd_lab.analysis.chain_lab import (
+from ctkd_lab.analysis.chain_readings import (
     capacity_verdicts,
     chain_verdicts,
     rows_for_seeds,
@@ -17,9 +17,9 @@ from ctkd_lab.analysis.chain_lab import (
 )
 from ctkd_lab.analysis.runs import step_records
 from ctkd_lab.errors import UserError
-from ctkd_lab.study.chain_lab import ChainLabSession, ChainSetting, chain_folder, chain_params, copy_finished_runs
+from ctkd_lab.study.chain_lab_runs import ChainLabSession, ChainSetting, chain_folder, chain_params, copy_finished_runs
 from ctkd_lab.train import TrainConfig
-from ctkd_lab.viz.chain import (
+from ctkd_lab.viz.chain_figures import (
     DROPPED_COLOR,
     capacity_gap_figure,
     chain_accuracy_figure,
@@ -266,7 +266,7 @@ TINY = ["plain6", "plain4", "plain2"]
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    from ctkd_lab.widgets.chain_lab import ChainLab
+    from ctkd_lab.widgets.chain_panel import ChainLab
 
     session = ChainLabSession(BASE, TINY, [0], tmp_path_factory.mktemp("lab"), {"temperature": 5.0})
     lab = ChainLab(session, reference=session.reference(log=lambda _: None), chance=0.1)
@@ -330,7 +330,7 @@ def test_copy_finished_runs_skips_unfinished_and_existing(tmp_path):
 
 
 def test_the_lab_status_names_run_folders_not_paths():
-    from ctkd_lab.widgets.chain_lab import _short_paths
+    from ctkd_lab.widgets.chain_panel import _short_paths
 
     assert _short_paths("new dgkd seed 0 -> /runs/a b/seed0/plain4-dgkd") == "new dgkd seed 0 -> plain4-dgkd"
     assert _short_paths("reusing C:\\runs\\seed0\\plain10-teacher") == "reusing plain10-teacher"

@@ -18,7 +18,12 @@ from ctkd_lab.errors import UserError
 from ctkd_lab.methods import get_method
 from ctkd_lab.study import compare_command, options_for, plan_study, run_study, study_folder
 from ctkd_lab.train import TrainConfig
-from ctkd_lab.viz.comparison import accuracy_bars, accuracy_vs_params, fidelity_calibration_figure, learning_curves
+from ctkd_lab.viz.comparison_figures import (
+    accuracy_bars,
+    accuracy_vs_params,
+    fidelity_calibration_figure,
+    learning_curves,
+)
 
 SQRT2 = math.sqrt(2)
 

@@ -27,7 +27,7 @@ def test_environment_report_contents():
 
 
 def test_environment_figure_lists_every_data_set():
-    from ctkd_lab.viz.overview import environment_figure
+    from ctkd_lab.viz.overview_figures import environment_figure
 
     report = environment_report()
     fig = environment_figure(report)
@@ -39,7 +39,7 @@ def test_environment_figure_lists_every_data_set():
 
 
 def test_accuracy_bars_figure():
-    from ctkd_lab.viz.overview import accuracy_bars_figure
+    from ctkd_lab.viz.overview_figures import accuracy_bars_figure
 
     fig = accuracy_bars_figure({"teacher": 0.9, "student": 0.8}, "t", best={"teacher": 0.95, "student": 0.85})
     assert list(fig.data[0].y) == [90.0, 80.0] and list(fig.data[1].y) == [95.0, 85.0]

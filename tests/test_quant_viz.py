@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from ctkd_lab.analysis.quant import (
+from ctkd_lab.analysis.quant_readings import (
     PAPER_CLAIM,
     activation_lines,
     activation_stats,
@@ -38,9 +38,9 @@ from ctkd_lab.analysis.quant import (
 from ctkd_lab.errors import UserError
 from ctkd_lab.models import build_model
 from ctkd_lab.quant import HWGQ_STEPS, LSQReLU, quantize_network
-from ctkd_lab.study.quant_lab import QuantLabSession, teacher_bits_text
+from ctkd_lab.study.quant_runs import QuantLabSession, teacher_bits_text
 from ctkd_lab.train import TrainConfig
-from ctkd_lab.viz.quant import (
+from ctkd_lab.viz.quant_figures import (
     activation_histogram_figure,
     bits_figure,
     ensemble_figure,
@@ -48,7 +48,7 @@ from ctkd_lab.viz.quant import (
     quantizer_figure,
     weight_histogram_figure,
 )
-from ctkd_lab.widgets.quant_lab import QuantizerExplorer
+from ctkd_lab.widgets.quant_panel import QuantizerExplorer
 
 
 # -- the quantizers as curves ----------------------------------------------------------------------

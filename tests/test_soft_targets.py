@@ -119,7 +119,7 @@ def test_top_wrong_classes_and_class_similarity():
 
 
 def test_figures_hold_the_numbers():
-    from ctkd_lab.viz.soft_targets import (
+    from ctkd_lab.viz.soft_target_figures import (
         class_similarity_figure,
         distribution_figure,
         gradient_figure,
@@ -169,7 +169,7 @@ def test_figures_hold_the_numbers():
 
 
 def test_temperature_widget_redraws_for_a_new_temperature():
-    from ctkd_lab.widgets.temperature import temperature_widget
+    from ctkd_lab.widgets.temperature_panel import temperature_widget
 
     g = torch.Generator().manual_seed(1)
     teacher, student = torch.randn(4, 5, generator=g) * 4, torch.randn(4, 5, generator=g)

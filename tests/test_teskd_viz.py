@@ -10,7 +10,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import pytest
 
-from ctkd_lab.analysis.teskd import (
+from ctkd_lab.analysis.teskd_readings import (
     agreement_lines,
     expert_verdicts,
     lab_lines,
@@ -21,9 +21,9 @@ from ctkd_lab.analysis.teskd import (
 )
 from ctkd_lab.errors import UserError
 from ctkd_lab.models import build_model, count_parameters
-from ctkd_lab.study.teskd_lab import TESKDLabSession, TESKDSetting, entry_from_folders, expert_entries, export_teachers
+from ctkd_lab.study.teskd_runs import TESKDLabSession, TESKDSetting, entry_from_folders, expert_entries, export_teachers
 from ctkd_lab.train import TrainConfig
-from ctkd_lab.viz.teskd import (
+from ctkd_lab.viz.teskd_figures import (
     ALONE_COLOR,
     ONE_WAY_COLOR,
     TWO_WAY_COLOR,
@@ -249,7 +249,7 @@ BASE = TrainConfig(model="resnet8", dataset="digits", per_class=5, epochs=1, bat
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
-    return TESKDLabSession(BASE, [0], tmp_path_factory.mktemp("teskd_lab"))
+    return TESKDLabSession(BASE, [0], tmp_path_factory.mktemp("teskd_runs"))
 
 
 def _trained(lines: list[str]) -> list[str]:
@@ -278,7 +278,7 @@ def test_session_trains_each_setting_once(session):
 
 @pytest.mark.slow
 def test_the_lab_panel_runs_and_reports_errors(session):
-    from ctkd_lab.widgets.teskd_lab import TESKDLab
+    from ctkd_lab.widgets.teskd_panel import TESKDLab
 
     alone = session.reference(log=lambda _: None)
     lab = TESKDLab(session, reference=alone, chance=0.1)

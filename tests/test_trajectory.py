@@ -16,7 +16,7 @@ from ctkd_lab.analysis.trajectory import (
     softmax,
     stack_logits,
 )
-from ctkd_lab.viz.trajectory import (
+from ctkd_lab.viz.trajectory_figures import (
     closeness_steps_figure,
     distance_figure,
     epoch_lines_figure,
@@ -299,7 +299,7 @@ def test_image_figure_accepts_channels_first_pictures():
 
 
 def test_image_trajectory_widget_lists_the_images_and_redraws():
-    from ctkd_lab.widgets.trajectory import image_trajectory_widget
+    from ctkd_lab.widgets.trajectory_panel import image_trajectory_widget
 
     path, _, _ = line_path(s=4)
     traj = image_trajectories(records_from({"scratch_teacher": path, "student": path * 0.5}),
@@ -318,7 +318,7 @@ def test_image_trajectory_widget_lists_the_images_and_redraws():
 def test_one_far_out_snapshot_neither_takes_the_plane_nor_the_scale():
     """An evaluation-mode jump (one snapshot hundreds of times farther out) is flagged, left out of the
     PCA fit and out of the view, and the figure says so; the others keep their straight path."""
-    from ctkd_lab.viz.trajectory import trajectory_figure
+    from ctkd_lab.viz.trajectory_figures import trajectory_figure
 
     path, _, _ = line_path(s=12)
     rng = np.random.default_rng(1)

@@ -1,7 +1,7 @@
 """Learning curves of a study: a per-epoch key of every seed, and its mean over seeds, per method.
 
     curves = seed_curves(study_runs(study, methods, seeds))    # reads each run's history.jsonl
-    learning_curves(curves).show()                             # ctkd_lab.viz.comparison
+    learning_curves(curves).show()                             # ctkd_lab.viz.comparison_figures
 """
 from __future__ import annotations
 

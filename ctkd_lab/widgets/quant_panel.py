@@ -7,8 +7,8 @@ gradients, and what each would make of a real layer's inputs.
 
 Controls: the bit-width b (1 to 8: 2^b output levels), LSQ's step as a multiple of its
 initial value on a unit Gaussian (training moves it; HWGQ's step is fixed per bit-width), and which
-quantizer the layer's histogram is rounded by. Everything drawn comes from :mod:`ctkd_lab.viz.quant`
-over :mod:`ctkd_lab.analysis.quant`; a change redraws in one step, and an error is shown in the panel.
+quantizer the layer's histogram is rounded by. Everything drawn comes from :mod:`ctkd_lab.viz.quant_figures`
+over :mod:`ctkd_lab.analysis.quant_readings`; a change redraws in one step, and an error is shown in the panel.
 """
 from __future__ import annotations
 
@@ -16,8 +16,14 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 import torch
 
-from ..analysis.quant import lsq_initial_step, make_quantizer, quantize_stats, quantizer_curves, quantizer_lines
-from ..viz.quant import activation_histogram_figure, quantizer_figure
+from ..analysis.quant_readings import (
+    lsq_initial_step,
+    make_quantizer,
+    quantize_stats,
+    quantizer_curves,
+    quantizer_lines,
+)
+from ..viz.quant_figures import activation_histogram_figure, quantizer_figure
 from .outputs import error_output, figure_outputs
 
 #: LSQ's step, as a multiple of its initial value
@@ -26,7 +32,7 @@ STEP_SCALES: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 
 class QuantizerExplorer:
     """A bit-width slider, an LSQ step slider and a quantizer toggle over :func:`quantizer_figure` and, with
-    ``inputs`` (a real layer's quantizer inputs, :func:`~ctkd_lab.analysis.quant.quantizer_inputs`), the
+    ``inputs`` (a real layer's quantizer inputs, :func:`~ctkd_lab.analysis.quant_readings.quantizer_inputs`), the
     histogram of those inputs with the chosen quantizer's levels. Displaying it shows :attr:`widget`."""
 
     def __init__(self, inputs: torch.Tensor | None = None, layer: str = "", bits: int = 2, step_scale: float = 1.0,

@@ -2,8 +2,8 @@
 
 Everything here is a pure function of run records (history.jsonl step records, metrics.json
 values), so the lab can redraw while a run is still training and a test can check exactly
-what is drawn. The curves are :func:`ctkd_lab.analysis.loss_weight_lab.smoothed_series`; the lab
-itself (controls, runs) is :mod:`ctkd_lab.widgets.loss_weight_lab`.
+what is drawn. The curves are :func:`ctkd_lab.analysis.loss_weight_readings.smoothed_series`; the lab
+itself (controls, runs) is :mod:`ctkd_lab.widgets.loss_weight_panel`.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..analysis.loss_weight_lab import SMOOTH, smoothed_series
+from ..analysis.loss_weight_readings import SMOOTH, smoothed_series
 from .style import TEMPLATE, chance_line, is_fraction, palette_color, percent_axis
 
 #: curves the lab can draw, history key -> what the y axis shows

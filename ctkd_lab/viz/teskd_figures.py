@@ -8,8 +8,8 @@ teacher and its branches per epoch beside the backbone alone, the loss terms, th
     lab_figure(session.entries, reference=alone, chance=0.1).show()
     expert_figure(alone_student, taught, chance=0.1).show()
 
-Every function takes data: the dict of :func:`ctkd_lab.analysis.teskd.teskd_architecture`, or entries of
-:mod:`ctkd_lab.study.teskd_lab` (``label``, ``accs`` one per seed, ``records`` and ``epochs``: the step and
+Every function takes data: the dict of :func:`ctkd_lab.analysis.teskd_readings.teskd_architecture`, or entries of
+:mod:`ctkd_lab.study.teskd_runs` (``label``, ``accs`` one per seed, ``records`` and ``epochs``: the step and
 epoch history records of the first seed, ``branch_accs``/``agreement``/``kl`` for TESKD). Accuracies are
 fractions in the data and drawn in percent.
 """
@@ -20,10 +20,10 @@ from collections.abc import Mapping, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..analysis.loss_weight_lab import moving_average
+from ..analysis.loss_weight_readings import moving_average
 from ..analysis.runs import series
-from .chain import chain_comparison_figure, params_text
-from .lab import REFERENCE_COLOUR
+from .chain_figures import chain_comparison_figure, params_text
+from .loss_weight_figures import REFERENCE_COLOUR
 from .style import FALLBACK_COLORS, TEMPLATE, chance_line, log_axis, palette_color, role_color
 
 #: colours of the two TESKD variants' teachers, the backbone alone, and the branches (by number)
@@ -87,7 +87,7 @@ def _arrow(fig: go.Figure, x0: float, y0: float, x1: float, y1: float, color: st
 
 def architecture_figure(spec: Mapping, detach_teacher: bool = False, title: str | None = None) -> go.Figure:
     """TESKD's network as boxes and arrows, every number read from ``spec`` (the built modules:
-    :func:`~ctkd_lab.analysis.teskd.teskd_architecture`).
+    :func:`~ctkd_lab.analysis.teskd_readings.teskd_architecture`).
 
     Top row (green, kept at deployment): the stem, the backbone's stages T1..Tn (channels and resolution)
     and the head with the teacher's logits. Middle row (grey, training only): the top-down path, a 1×1
@@ -396,7 +396,7 @@ def lab_figure(entries: Sequence[Mapping], reference: Mapping | None = None, cha
 def expert_figure(alone: Mapping, taught: Mapping[str, Mapping], chance: float | None = None,
                   title: str | None = None, colors: Sequence[str] | None = None) -> go.Figure:
     """The student's test accuracy alone (grey) and with each expert (``{label: entry}``, in order), bars
-    with each seed as an open circle (:func:`ctkd_lab.viz.chain.chain_comparison_figure`, recoloured:
+    with each seed as an open circle (:func:`ctkd_lab.viz.chain_figures.chain_comparison_figure`, recoloured:
     ``colors`` per expert, by default the teacher's red, then green, then the palette)."""
     entries = [{"label": f"expert: {label}", "accs": e["accs"], "mode": "expert"} for label, e in taught.items()]
     student = alone["label"].replace(" alone", "")

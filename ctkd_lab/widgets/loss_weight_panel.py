@@ -5,9 +5,9 @@
     lab.run(gamma=1.0)
     lab                         # the panel; moving a control starts a run ("run on change")
 
-The settings, their checks and a run's record are :mod:`ctkd_lab.analysis.loss_weight_lab`; the
-runs are a :class:`ctkd_lab.study.loss_weight_lab.LabSession`; the charts and the table are
-:mod:`ctkd_lab.viz.lab`. This module holds the controls and draws.
+The settings, their checks and a run's record are :mod:`ctkd_lab.analysis.loss_weight_readings`; the
+runs are a :class:`ctkd_lab.study.loss_weight_runs.LabSession`; the charts and the table are
+:mod:`ctkd_lab.viz.loss_weight_figures`. This module holds the controls and draws.
 
 Runs are synchronous: the kernel is busy while a run trains, and the progress bar, status line
 and the live curve (re-drawn into an ``Output`` every ``redraw_every`` logged steps) reach the
@@ -24,10 +24,10 @@ from pathlib import Path
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
-from ..analysis.loss_weight_lab import SETTINGS, LabRun, canonical_settings, settings_label
+from ..analysis.loss_weight_readings import SETTINGS, LabRun, canonical_settings, settings_label
 from ..errors import UserError
-from ..study.loss_weight_lab import LabSession
-from ..viz.lab import LAB_CURVES, current_run_figure, runs_overview_figure, runs_table_html
+from ..study.loss_weight_runs import LabSession
+from ..viz.loss_weight_figures import LAB_CURVES, current_run_figure, runs_overview_figure, runs_table_html
 from .outputs import error_output, figure_outputs
 
 #: the sliders' stops: loss weights matter by orders of magnitude, so the stops are roughly log-spaced
@@ -49,9 +49,9 @@ class LossWeightLab:
     """Controls for CTKD's loss weights and options, a live view of the run in progress, all runs so far.
 
     ``base_config``: TrainConfig fields of a ``method="ctkd"`` run (see
-    :func:`~ctkd_lab.analysis.loss_weight_lab.lab_config`); its ``options`` must name the expert.
+    :func:`~ctkd_lab.analysis.loss_weight_readings.lab_config`); its ``options`` must name the expert.
     ``out_dir``: where the run folders go. ``curve``: the history key the charts draw first (one of
-    :data:`ctkd_lab.viz.lab.LAB_CURVES`). Displaying the lab shows :attr:`widget`.
+    :data:`ctkd_lab.viz.loss_weight_figures.LAB_CURVES`). Displaying the lab shows :attr:`widget`.
     """
 
     def __init__(self, base_config: dict, out_dir: str | Path, curve: str = "batch_acc/student",

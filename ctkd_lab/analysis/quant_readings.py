@@ -10,7 +10,7 @@ asserted in prose).
     targets = ensemble_targets(method.predict(images), labels, temperature=4.0)
     for line in bits_lines(alone, cmtkd, chance=0.1): print(line)
 
-An *entry* is one setting over its seeds (:mod:`ctkd_lab.study.quant_lab` makes them): ``label``, ``bits``
+An *entry* is one setting over its seeds (:mod:`ctkd_lab.study.quant_runs` makes them): ``label``, ``bits``
 (None: full precision), ``accs`` (the student's last-epoch test accuracy, one fraction per seed) and, for a
 CMT-KD run, ``teacher_accs`` (``{teacher role: [one per seed]}``). Every verdict says how many seeds it
 rests on and judges each gap with :func:`~ctkd_lab.analysis.verdicts.judge_gap` ("above", "below" or "level
@@ -31,7 +31,7 @@ from ..methods import get_method
 from ..methods.teachers import read_checkpoint
 from ..quant import HWGQ, HWGQ_STEPS, LSQ, LSQReLU, hwgq, lsq
 from ..train import TrainConfig
-from .chain_lab import ONE_SEED
+from .chain_readings import ONE_SEED
 from .runs import run_config, series
 from .verdicts import Gap, at_chance, chance_note, judge_gap
 from .verdicts import accs_text as _accs

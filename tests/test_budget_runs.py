@@ -1,15 +1,15 @@
-"""Lesson 09's runs (ctkd_lab/study/budget_lab.py) and panel (ctkd_lab/widgets/budget.py): a grid of tiny digits
+"""Lesson 09's runs (ctkd_lab/study/budget_runs.py) and panel (ctkd_lab/widgets/budget_panel.py): a grid of tiny digits
 runs trained once and reused, the scaled arm's settings, the loss-scale identity on two short runs."""
 from __future__ import annotations
 
 import pytest
 
-from ctkd_lab.analysis.budget import FLOAT_TOLERANCE, identity_lines
+from ctkd_lab.analysis.budget_readings import FLOAT_TOLERANCE, identity_lines
 from ctkd_lab.analysis.runs import run_config
 from ctkd_lab.errors import UserError
-from ctkd_lab.study.budget_lab import Arm, loss_scale_identity, scaled_arm, train_grid
+from ctkd_lab.study.budget_runs import Arm, loss_scale_identity, scaled_arm, train_grid
 from ctkd_lab.train import TrainConfig
-from ctkd_lab.widgets.budget import LossScalePanel
+from ctkd_lab.widgets.budget_panel import LossScalePanel
 
 BASE = TrainConfig(model="resnet8", dataset="digits", image_size=8, per_class=2, batch_size=10, lr=0.1,
                    weight_decay=5e-4, schedule="cosine", augment=False, threads=1)

@@ -4,7 +4,7 @@
                                ds.mean, ds.std, ds.classes, labels=test_labels)
     display(panel)
 
-Everything it draws comes from :mod:`ctkd_lab.viz.attention` (figures) and
+Everything it draws comes from :mod:`ctkd_lab.viz.attention_figures` (figures) and
 :mod:`ctkd_lab.analysis.attention` / :mod:`ctkd_lab.analysis.attribution` (maps).
 The panel is an :class:`AttentionExplorer` (an ``ipywidgets.VBox``): ``panel.figures()`` returns
 the figures for the current control values (what a change draws), ``panel.redraw()`` redraws,
@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from ..analysis.attention import attention_maps, evaluating
 from ..analysis.attribution import denormalise, gradcam
-from ..viz.attention import attention_figure, gradcam_figure
+from ..viz.attention_figures import attention_figure, gradcam_figure
 from .outputs import error_output, figure_outputs
 
 VIEWS = ("attention maps", "Grad-CAM")

@@ -8,8 +8,8 @@ Settings are CTKD's options: ``gamma`` (logit-hint weight), ``beta`` (attention 
 ``temperature`` (used by the "kl" hint only), ``hint`` ("mse" | "kl"), ``at_target``
 ("student", the paper | "scratch", the released code) and ``share_stem`` (the released code);
 they are checked by the method's own option checks (:mod:`ctkd_lab.methods.options`).
-Nothing here trains: :mod:`ctkd_lab.study.loss_weight_lab` runs the settings,
-:mod:`ctkd_lab.widgets.loss_weight_lab` is the panel, :mod:`ctkd_lab.viz.lab` draws.
+Nothing here trains: :mod:`ctkd_lab.study.loss_weight_runs` runs the settings,
+:mod:`ctkd_lab.widgets.loss_weight_panel` is the panel, :mod:`ctkd_lab.viz.loss_weight_figures` draws.
 """
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ it. Within a folder every mode and drop setting has its own run folders (``run_c
 the teacher and the assistants are shared. A new folder starts with a copy of the finished teacher of
 the session's own folder (:func:`copy_finished_runs`): the same run, not retrained. ``kd`` needs no
 assistants, so its chain is the teacher and the student only.
-The panel around it is :class:`ctkd_lab.widgets.chain_lab.ChainLab`.
+The panel around it is :class:`ctkd_lab.widgets.chain_panel.ChainLab`.
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@
 Controls: the mode (KD: the teacher only; TAKD: the model just above; DGKD: every larger model), for
 DGKD stochastic teaching (``none``, ``fixed`` drops exactly k guides per batch as the released code
 does, ``bernoulli`` keeps each with p as the paper's text says) and the temperature. **Run** trains what
-the chain is missing (:class:`~ctkd_lab.study.chain_lab.ChainLabSession`: the teacher and assistants
+the chain is missing (:class:`~ctkd_lab.study.chain_lab_runs.ChainLabSession`: the teacher and assistants
 already trained are reused, another temperature gets its own chain folder) and adds the student's test
 accuracy to the chart, beside the student alone. The kernel is busy while it trains. An error is one
 line in the status (an unexpected one also shows its traceback below it).
@@ -24,8 +24,8 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 
 from ..errors import UserError
-from ..study.chain_lab import ChainLabSession, ChainSetting
-from ..viz.chain import chain_comparison_figure
+from ..study.chain_lab_runs import ChainLabSession, ChainSetting
+from ..viz.chain_figures import chain_comparison_figure
 from .outputs import LabPanel
 
 #: the temperature slider's stops (the session's own temperature is added)

@@ -47,8 +47,8 @@ class Comparison:
 
 
 def compare(grid, label: str, base: str, budget: int) -> Comparison:
-    """``label`` minus ``base`` at ``budget`` epochs, over the seeds both have (a :class:`~ctkd_lab.study.
-    budget_lab.Grid` or anything with ``accs``, ``train_accs`` and ``n_test``)."""
+    """``label`` minus ``base`` at ``budget`` epochs, over the seeds both have (a
+    :class:`~ctkd_lab.study.budget_runs.Grid` or anything with ``accs``, ``train_accs`` and ``n_test``)."""
     a, b = grid.accs(label, budget), grid.accs(base, budget)
     seeds = sorted(set(a) & set(b))
     diff = paired({s: 100 * a[s] for s in seeds}, {s: 100 * b[s] for s in seeds})
@@ -110,7 +110,7 @@ FLOAT_TOLERANCE = 1e-5
 
 
 def identity_lines(result: dict, eps: float) -> list[str]:
-    """The identity cell's sentences, from :func:`ctkd_lab.study.budget_lab.loss_scale_identity`'s result and
+    """The identity cell's sentences, from :func:`ctkd_lab.study.budget_runs.loss_scale_identity`'s result and
     the float type's machine epsilon ``eps``."""
     r = result
     diff, effect = r["rounding"], r["scale_effect"]

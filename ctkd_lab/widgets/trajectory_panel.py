@@ -4,7 +4,7 @@
     display(panel)
 
 ``per_image`` is an :func:`ctkd_lab.analysis.trajectory.image_trajectories` result; the figure is
-:func:`ctkd_lab.viz.trajectory.image_trajectory_figure`. The panel is an :class:`ImageTrajectoryWidget`
+:func:`ctkd_lab.viz.trajectory_figures.image_trajectory_figure`. The panel is an :class:`ImageTrajectoryWidget`
 (an ``ipywidgets.VBox``): ``panel.figure()`` returns the figure for the current choice, ``panel.redraw()``
 redraws, ``panel.controls`` holds the drop-down.
 """
@@ -17,7 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..viz.style import role_name
-from ..viz.trajectory import image_trajectory_figure
+from ..viz.trajectory_figures import image_trajectory_figure
 from .outputs import error_output, figure_outputs
 
 

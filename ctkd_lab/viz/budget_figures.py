@@ -6,7 +6,7 @@ fit per arm, the seeds an effect needs, and the CIFAR-10 programme's learning-ra
     seeds_figure(noise).show()
     lr_control_figure(read_programme()).show()
 
-Each takes data from :mod:`ctkd_lab.analysis.budget` (or a :class:`~ctkd_lab.study.budget_lab.Grid`).
+Each takes data from :mod:`ctkd_lab.analysis.budget_readings` (or a :class:`~ctkd_lab.study.budget_runs.Grid`).
 Accuracies are fractions in the data and drawn in percent; differences are in points.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..analysis.budget import Comparison, Noise, epochs_text, lr_control
+from ..analysis.budget_readings import Comparison, Noise, epochs_text, lr_control
 from ..analysis.paired import seeds_needed
 from .style import METHOD_COLORS, TEMPLATE, log_axis, palette_color
 

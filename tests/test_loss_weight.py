@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from ctkd_lab.analysis.loss_weight_lab import (
+from ctkd_lab.analysis.loss_weight_readings import (
     REFERENCE_LABEL,
     canonical_settings,
     lab_config,
@@ -14,9 +14,9 @@ from ctkd_lab.analysis.loss_weight_lab import (
 from ctkd_lab.analysis.runs import run_metrics
 from ctkd_lab.errors import UserError
 from ctkd_lab.study import ensure_run
-from ctkd_lab.study.loss_weight_lab import LabSession
-from ctkd_lab.viz.lab import current_run_figure, runs_overview_figure, runs_table_html
-from ctkd_lab.widgets.loss_weight_lab import LossWeightLab
+from ctkd_lab.study.loss_weight_runs import LabSession
+from ctkd_lab.viz.loss_weight_figures import current_run_figure, runs_overview_figure, runs_table_html
+from ctkd_lab.widgets.loss_weight_panel import LossWeightLab
 
 TINY = dict(per_class=5, epochs=1, batch_size=25)  # 50 images, 2 steps per run
 

@@ -10,7 +10,7 @@
 Controls: the CE share ``ce_weight`` (the weight of every cross-entropy term, the teacher's and each
 branch's), the KL weight ``kd_weight``, tau (``temperature``) and the two-way path (``detach_teacher``
 off: the KL also updates the teacher, as the released code). **Run** trains the setting for every seed of
-the session (:class:`~ctkd_lab.study.teskd_lab.TESKDLabSession`: a setting already trained comes back at
+the session (:class:`~ctkd_lab.study.teskd_runs.TESKDLabSession`: a setting already trained comes back at
 once) and adds its teacher to the chart, beside the backbone alone. The kernel is busy while it trains.
 An error is one line in the status (an unexpected one also shows its traceback below it).
 """
@@ -23,9 +23,9 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 
 from ..errors import UserError
-from ..study.teskd_lab import SETTING_OPTIONS, TESKDLabSession, TESKDSetting
-from ..viz.teskd import lab_figure
-from .chain_lab import _short_paths
+from ..study.teskd_runs import SETTING_OPTIONS, TESKDLabSession, TESKDSetting
+from ..viz.teskd_figures import lab_figure
+from .chain_panel import _short_paths
 from .outputs import LabPanel
 
 #: the sliders' stops (a setting's own value is added when it is not one of them)

@@ -1,11 +1,11 @@
 """Lesson 09's panel: choose a loss scale and a long budget; the panel trains (or reuses) the runs and redraws
-the paired-difference figure of :func:`ctkd_lab.viz.budget.budget_figure` with the verdict lines.
+the paired-difference figure of :func:`ctkd_lab.viz.budget_figures.budget_figure` with the verdict lines.
 
     panel = LossScalePanel(base, short=3, seeds=[0, 1, 2], out_dir="runs/lesson09", jobs=2)
     panel.run(scale=0.2, long=30)    # train or reuse, returns (figure, lines): what the panel shows
     panel                            # the controls; "Run" trains the chosen setting
 
-The runs are those of :func:`ctkd_lab.study.budget_lab.train_grid` (the same folders as the lesson's, so the
+The runs are those of :func:`ctkd_lab.study.budget_runs.train_grid` (the same folders as the lesson's, so the
 lesson's own setting comes back at once). Runs are synchronous: the kernel is busy while they train.
 """
 from __future__ import annotations
@@ -15,11 +15,11 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from ..analysis.budget import budget_lines, compare, epochs_text
+from ..analysis.budget_readings import budget_lines, compare, epochs_text
 from ..errors import UserError
-from ..study.budget_lab import Arm, scaled_arm, train_grid
+from ..study.budget_runs import Arm, scaled_arm, train_grid
 from ..train import TrainConfig
-from ..viz.budget import budget_figure
+from ..viz.budget_figures import budget_figure
 from .outputs import LabPanel
 
 #: the panel's choices: loss scales (5x down to 5x up) and long budgets (epochs)

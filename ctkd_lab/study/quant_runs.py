@@ -11,7 +11,8 @@ Every run goes to its own folder ``<out>/<method>-<model>-<dataset>-seed<k>-<dig
 digest covers every setting that decides the run), so running the lesson again trains nothing and other
 settings get other folders. Weights and activations always share a bit-width here (as CMT-KD's networks do);
 the quantizers (``weight_quantizer``, ``act_quantizer``, ``keep_first_last``) are fixed per session. The
-entries these return are what :mod:`ctkd_lab.analysis.quant` judges and :mod:`ctkd_lab.viz.quant` draws.
+entries these return are what :mod:`ctkd_lab.analysis.quant_readings` judges and
+:mod:`ctkd_lab.viz.quant_figures` draws.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..analysis.quant import bits_text
+from ..analysis.quant_readings import bits_text
 from ..analysis.runs import run_metrics
 from ..errors import UserError
 from ..methods import get_method
@@ -27,7 +28,7 @@ from ..train import TrainConfig
 from ..train.naming import run_folder_for
 from .parallel import check_not_starting_a_worker
 from .run import check_jobs, train_runs
-from .teskd_lab import _seed_list, entry_from_folders
+from .teskd_runs import _seed_list, entry_from_folders
 
 #: the quantizer options a session fixes for every run (alone and CMT-KD)
 QUANT_OPTIONS: tuple[str, ...] = ("weight_quantizer", "act_quantizer", "keep_first_last")

@@ -9,8 +9,8 @@ the fused teachers, and the min-logit ensemble beside a plain average.
     importance_figure(records).show()
     ensemble_figure(targets, [0, 4, 7], images, class_names).show()
 
-Every function takes data (:mod:`ctkd_lab.analysis.quant` computes it; entries come from
-:mod:`ctkd_lab.study.quant_lab`). Accuracies are fractions in the data and drawn in percent.
+Every function takes data (:mod:`ctkd_lab.analysis.quant_readings` computes it; entries come from
+:mod:`ctkd_lab.study.quant_runs`). Accuracies are fractions in the data and drawn in percent.
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from ..analysis.quant import bits_adjective, bits_text, importance_series, signed
-from .lab import REFERENCE_COLOUR
+from ..analysis.quant_readings import bits_adjective, bits_text, importance_series, signed
+from .loss_weight_figures import REFERENCE_COLOUR
 from .style import FALLBACK_COLORS, TEMPLATE, chance_line, role_color
 
 #: the colours of the two activation quantizers, the ReLU they replace, and the runs
@@ -38,7 +38,7 @@ def teacher_color(role: str, roles: Sequence[str]) -> str:
 
 # -- the quantizers --------------------------------------------------------------------------------
 def quantizer_figure(curves: Mapping, title: str | None = None) -> go.Figure:
-    """Three panels over the same inputs x (:func:`~ctkd_lab.analysis.quant.quantizer_curves`): the output
+    """Three panels over the same inputs x (:func:`~ctkd_lab.analysis.quant_readings.quantizer_curves`): the output
     Q(x) of HWGQ and LSQ beside the ReLU they replace, their straight-through gradient dQ/dx (1 where the
     gradient passes, 0 where it is cut), and LSQ's gradient with respect to its step, dQ/ds."""
     x = curves["x"].tolist()
@@ -97,7 +97,7 @@ def _vlines(xs: Sequence[float], top: float) -> tuple[list, list]:
 
 
 def activation_histogram_figure(stats: Sequence[Mapping], bins: int = 80, title: str | None = None) -> go.Figure:
-    """One panel per layer (:func:`~ctkd_lab.analysis.quant.activation_stats`): the histogram of the inputs
+    """One panel per layer (:func:`~ctkd_lab.analysis.quant_readings.activation_stats`): the histogram of the inputs
     its quantizer received, the output levels (red), the rounding thresholds between them (dotted) and the
     range where the straight-through gradient passes (green band, from 0 to the top level)."""
     if not stats:
@@ -146,7 +146,7 @@ def activation_histogram_figure(stats: Sequence[Mapping], bins: int = 80, title:
 
 
 def weight_histogram_figure(stats: Mapping, bins: int = 80, title: str | None = None) -> go.Figure:
-    """A quantized layer's weights (:func:`~ctkd_lab.analysis.quant.weight_stats`): the histogram of the
+    """A quantized layer's weights (:func:`~ctkd_lab.analysis.quant_readings.weight_stats`): the histogram of the
     full-precision weights it trains, and the values its forward pass uses (red lines, each labelled with
     the share of the weights rounded to it when there are at most 8)."""
     w = stats["weights"].double()
@@ -268,7 +268,7 @@ def importance_figure(records: Sequence[dict], title: str | None = None) -> go.F
 # -- the min-logit ensemble ------------------------------------------------------------------------
 def ensemble_figure(targets: Mapping, indices: Sequence[int], images: torch.Tensor | None = None,
                     class_names: Sequence[str] | None = None, title: str | None = None) -> go.Figure:
-    """One row per image (``indices`` into :func:`~ctkd_lab.analysis.quant.ensemble_targets`' images): the
+    """One row per image (``indices`` into :func:`~ctkd_lab.analysis.quant_readings.ensemble_targets`' images): the
     image (``images``: uint8, N x C x H x W) and, over the classes, the plain average of the networks'
     softmax (grey bars), the min-logit target (blue bars) and each network's own softmax (markers), all at
     the same temperature. The true class is marked on the class axis."""

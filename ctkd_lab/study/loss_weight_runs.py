@@ -8,13 +8,19 @@
 
 Every run goes through :func:`ctkd_lab.study.ensure_run`, so settings that were already trained
 (in this session or an earlier one) come back from their run folder without training. The
-panel around it is :class:`ctkd_lab.widgets.loss_weight_lab.LossWeightLab`.
+panel around it is :class:`ctkd_lab.widgets.loss_weight_panel.LossWeightLab`.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..analysis.loss_weight_lab import LabRun, canonical_settings, check_base_config, lab_run_config, reference_config
+from ..analysis.loss_weight_readings import (
+    LabRun,
+    canonical_settings,
+    check_base_config,
+    lab_run_config,
+    reference_config,
+)
 from ..analysis.runs import is_finished
 from ..errors import UserError
 from ..train import TrainConfig
@@ -24,7 +30,7 @@ from .run import ensure_run
 
 
 class LabSession:
-    """The runs of one lab: ``base_config`` (see :func:`~ctkd_lab.analysis.loss_weight_lab.lab_config`)
+    """The runs of one lab: ``base_config`` (see :func:`~ctkd_lab.analysis.loss_weight_readings.lab_config`)
     varied by settings, run folders under ``out_dir``, :attr:`runs` in the order they were asked for.
 
     A bad base config raises :class:`~ctkd_lab.errors.UserError` here, before any run.

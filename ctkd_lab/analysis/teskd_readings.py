@@ -9,7 +9,7 @@ network as data, the runs as entries, and verdicts computed from them (never ass
 An *entry* is one setting over its seeds: ``label``, ``accs`` (the deployed network's last-epoch test
 accuracy, one fraction per seed) and, for a TESKD run, ``branch_accs``, ``agreement`` and ``kl``
 (``{branch role: [one value per seed]}``: the branches' test accuracy and the teacher's test-set top-1
-agreement and KL with each branch). :mod:`ctkd_lab.study.teskd_lab` makes them from run folders. Every
+agreement and KL with each branch). :mod:`ctkd_lab.study.teskd_runs` makes them from run folders. Every
 verdict says how many seeds it rests on and judges each gap with :func:`~ctkd_lab.analysis.verdicts.judge_gap`
 ("above", "below" or "level within noise"; ``n_test``: the test images); networks at chance level
 get :func:`~ctkd_lab.analysis.verdicts.chance_note` instead.
@@ -24,7 +24,7 @@ import torch
 from ..models import build_model, count_parameters
 from ..models.branches import backbone_outputs, build_branches, check_head
 from ..models.modes import evaluating
-from .chain_lab import ONE_SEED
+from .chain_readings import ONE_SEED
 from .verdicts import Gap, chance_note, judge_gap
 from .verdicts import accs_text as _accs
 from .verdicts import mean_of as _mean

@@ -188,7 +188,7 @@ def student_entries(rows: Sequence[dict], student: str,
                     labels: Sequence[str] | None = None) -> tuple[list[dict], dict | None]:
     """The chain student's rows as chart entries, and the student alone as the reference entry.
 
-    Entries (for :func:`ctkd_lab.viz.chain.chain_comparison_figure`) have ``label`` (:func:`teaching_name`),
+    Entries (for :func:`ctkd_lab.viz.chain_figures.chain_comparison_figure`) have ``label`` (:func:`teaching_name`),
     ``mode`` and ``accs`` (one per seed), in the order of ``labels`` (default: the rows' order).
     """
     mine = {r["label"]: r for r in rows if r["model"] == student and r["label"] != "teacher"}

@@ -15,8 +15,8 @@ Every run goes to its own folder ``<out>/<method>-<model>-<dataset>-seed<k>-<dig
 the digest covers every setting that decides the run), so running a lesson again trains nothing, and a
 new setting never clashes with an old one. ``detach_teacher`` picks the method: ``teskd`` (off, the
 released code: the KL also updates the teacher) or ``teskd-oneway`` (on). The entries these return are
-what :mod:`ctkd_lab.analysis.teskd` judges and :mod:`ctkd_lab.viz.teskd` draws.
-The panel around the session is :class:`ctkd_lab.widgets.teskd_lab.TESKDLab`.
+what :mod:`ctkd_lab.analysis.teskd_readings` judges and :mod:`ctkd_lab.viz.teskd_figures` draws.
+The panel around the session is :class:`ctkd_lab.widgets.teskd_panel.TESKDLab`.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
     panel = temperature_widget(teacher_logits, student_logits, class_names, images=images, labels=labels)
     display(panel)
 
-Everything it draws comes from :mod:`ctkd_lab.viz.soft_targets`. The panel is a
+Everything it draws comes from :mod:`ctkd_lab.viz.soft_target_figures`. The panel is a
 :class:`TemperatureWidget` (an ``ipywidgets.VBox``): ``panel.figures()`` returns the figures for the
 current control values (what a change draws), ``panel.redraw()`` redraws.
 """
@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import torch
 
 from ..analysis.soft_targets import log_temperatures, loss_vs_temperature
-from ..viz.soft_targets import gradient_figure, gradient_norm_figure, kd_loss_figure, student_teacher_figure
+from ..viz.soft_target_figures import gradient_figure, gradient_norm_figure, kd_loss_figure, student_teacher_figure
 from .outputs import error_output, figure_outputs
 
 #: the slider's temperatures: roughly log-spaced from 0.5 to 20
