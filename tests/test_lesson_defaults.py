@@ -36,13 +36,20 @@ def test_choose_refuses_what_it_cannot_compare():
         ld.choose([[0.9, 0.8], [0.9]])
 
 
-def test_equal_effort_and_the_lessons_current_values_are_in_the_grids():
+def test_equal_effort_and_the_method_trains_at_its_baselines_chosen_lr():
     arms = ld.arms(Path("runs/expert"))
     for lesson in ("04", "08"):
         sizes = [len(a.settings) for a in arms if a.lesson == lesson]
         assert len(sizes) == 2 and sizes[0] == sizes[1], (lesson, sizes)
-    for arm in arms:
+    baselines, methods = arms[0::2], arms[1::2]
+    for arm in baselines:  # the lesson's current learning rate is among those its baseline tries
         assert arm.paper in arm.settings, arm.name
+    for arm in methods:  # the lesson's lr until the baseline has chosen, then the baseline's choice
+        assert {arm.config(s, 0).lr for s in arm.settings} == {0.1}
+    chosen = ld.arms(Path("runs/expert"), {"04": 0.4, "08": 0.2})
+    assert {m.config(s, 0).lr for m in chosen[1::2] for s in m.settings} == {0.4, 0.2}
+    assert chosen[1].config(chosen[1].settings[0], 0).lr == 0.4 and chosen[3].config(chosen[3].settings[0], 0).lr == 0.2
+    for arm in arms:
         assert len({tuple(sorted(s.items())) for s in arm.settings}) == len(arm.settings)
         for setting in arm.settings:  # every run holds out the validation split, on one thread
             cfg = arm.config(setting, 1)
