@@ -243,14 +243,14 @@ def test_lesson_04_runs_in_jupyterlab_and_the_lab_answers_a_slider(page, jupyter
 
     lab = page.locator(".ctkd-loss-weight-lab").last
     lab.scroll_into_view_if_needed()
-    page.wait_for_function("() => document.querySelectorAll('.ctkd-lab-runs-chart .scatterlayer .trace').length >= 3",
+    page.wait_for_function("() => document.querySelectorAll('.ctkd-lab-runs-chart .scatterlayer .trace').length >= 4",
                            timeout=60_000)
     before = _trace_count(lab)
-    assert before == 3, "the notebook's two direct lab runs and the student alone are in the all-runs chart"
+    assert before == 4, "the notebook's three direct lab runs and the student alone are in the all-runs chart"
     chart = lab.locator(".ctkd-lab-runs-chart").inner_text()
     assert "student alone (no teachers)" in chart and "chance 10%" in chart and "alone" in chart
     status = lab.locator(".ctkd-lab-status")
-    assert "run 2" in status.inner_text()
+    assert "run 3" in status.inner_text()
 
     readout = lab.locator(".ctkd-lab-gamma .widget-readout")
     gamma_before = readout.inner_text().strip()
@@ -259,14 +259,14 @@ def test_lesson_04_runs_in_jupyterlab_and_the_lab_answers_a_slider(page, jupyter
     handle.press("ArrowLeft")  # the next smaller gamma: settings not trained yet
     page.wait_for_function("([el, old]) => el.textContent.trim() !== old", arg=[readout.element_handle(), gamma_before])
     gamma_after = readout.inner_text().strip()
-    status.filter(has_text=re.compile(r"run 3")).wait_for(timeout=60_000)  # the new run has started
-    status.filter(has_text=re.compile(r"run 3 finished")).wait_for(timeout=LAB_RUN_S * 1000)
+    status.filter(has_text=re.compile(r"run 4")).wait_for(timeout=60_000)  # the new run has started
+    status.filter(has_text=re.compile(r"run 4 finished")).wait_for(timeout=LAB_RUN_S * 1000)
     page.wait_for_function(
         f"() => document.querySelectorAll('.ctkd-lab-runs-chart .scatterlayer .trace').length > {before}",
         timeout=60_000)
     assert _trace_count(lab) == before + 1
-    assert lab.locator(".ctkd-lab-table tbody tr").count() == 4  # the student alone and three runs
-    assert f"run 3: γ={gamma_after}," in lab.locator(".ctkd-lab-runs-chart").inner_text()
+    assert lab.locator(".ctkd-lab-table tbody tr").count() == 5  # the student alone and four runs
+    assert f"run 4: γ={gamma_after}," in lab.locator(".ctkd-lab-runs-chart").inner_text()
     lab.scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOT))
     assert not _errors(page), _errors(page)
