@@ -173,11 +173,21 @@ def test_weight_stats_of_a_two_bit_layer():
     assert s["levels"][-1] == pytest.approx(m) and s["levels"][0] == pytest.approx(-m)
     zero = s["shares"][s["levels"].index(min(s["levels"], key=abs))]
     assert zero == pytest.approx(float((s["weights"].abs() < m / 2).double().mean()), abs=1e-6)
-    assert weight_lines(s)[0].startswith("stages.1.0.conv2 (uniform, 2 bits): 9,216 weights")
-    assert "-0.000" not in weight_lines(s)[0]
+    assert s["step"] == pytest.approx(m) and s["zero"] == pytest.approx(zero) and s["clipped"] == 0.0
+    line = weight_lines(s)[0]
+    assert line.startswith("stages.1.0.conv2 (uniform, 2 bits): 9,216 weights")
+    assert "-0.000" not in line and f"max|w| / 1 = {m:.3g}" in line
+    assert f"{zero:.1%} of the weights are rounded to 0." in line
     lsq_net = _quantized(weights="lsq")
     s4 = weight_stats(lsq_net, "stages.1.0.conv2")
     assert s4["kind"] == "LSQ" and len(s4["levels"]) <= 4  # signed 2 bits: -2s, -s, 0, s
+    step = float(lsq_net.get_submodule("stages.1.0.conv2").weight_quant.step.detach())
+    assert s4["step"] == pytest.approx(step)
+    ratio = s4["weights"].double() / step
+    assert s4["clipped"] == pytest.approx(float(((ratio <= -2) | (ratio >= 1)).double().mean()))
+    assert s4["zero"] == pytest.approx(float((s4["quantized"] == 0).double().mean()))
+    lsq_line = weight_lines(s4)[0]
+    assert f"a learned step {step:.3g}" in lsq_line and "lie beyond the outer levels" in lsq_line
     with pytest.raises(ValueError, match="the quantized ones are: stages.0.0.conv1"):
         weight_stats(net, "stem.0")
 

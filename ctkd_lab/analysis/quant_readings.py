@@ -251,8 +251,11 @@ def activation_lines(stats: Sequence[Mapping]) -> list[str]:
 
 def weight_stats(net: nn.Module, layer: str) -> dict:
     """A quantized conv or linear layer's weights (full precision, as trained) and what its quantizer makes of
-    them: ``layer``, ``bits``, ``weights``, ``quantized`` (the values the forward pass uses), ``levels``
-    (the distinct quantized values) and ``shares`` (the share of weights at each)."""
+    them: ``layer``, ``bits``, ``kind`` (``uniform`` or ``LSQ``), ``weights``, ``quantized`` (the values the
+    forward pass uses), ``levels`` (the distinct quantized values), ``shares`` (the share of weights at each),
+    ``step`` (LSQ: its learned step; uniform: max|w| / (2^(b-1) - 1), or the scale mean|w| at 1 bit),
+    ``zero`` (the share of weights rounded to 0) and ``clipped`` (LSQ: the share beyond the outer levels,
+    whose gradient is 0; the uniform quantizer clips none)."""
     module = net.get_submodule(layer)
     quant = getattr(module, "weight_quant", None)
     if quant is None:
@@ -262,17 +265,40 @@ def weight_stats(net: nn.Module, layer: str) -> dict:
         w = module.weight.detach().flatten().cpu()
         q = quant(module.weight.detach()).flatten().cpu()
     levels, counts = torch.unique(q, return_counts=True)
-    kind = "LSQ" if isinstance(quant, LSQ) else "uniform"
+    wd = w.double()
+    if isinstance(quant, LSQ):
+        kind, step = "LSQ", float(quant.step.detach())
+        ratio = wd / step
+        clipped = float(((ratio <= -quant.q_n) | (ratio >= quant.q_p)).double().mean())
+    else:
+        kind, clipped = "uniform", 0.0
+        step = float(wd.abs().mean()) if quant.bits == 1 else float(wd.abs().max()) / (2 ** (quant.bits - 1) - 1)
     return {"layer": layer, "bits": quant.bits, "kind": kind, "weights": w, "quantized": q,
-            "levels": levels.tolist(), "shares": (counts.double() / q.numel()).tolist()}
+            "levels": levels.tolist(), "shares": (counts.double() / q.numel()).tolist(), "step": step,
+            "zero": float((q == 0).double().mean()), "clipped": clipped}
 
 
 def weight_lines(stats: Mapping) -> list[str]:
-    levels = stats["levels"]
+    """What a quantized layer's forward pass makes of its weights: the step (learned, or set by the largest
+    weight), the values used and the share of the weights at each, how many are rounded to 0 and, for LSQ,
+    how many are clipped to the outer levels."""
+    levels, w, bits = stats["levels"], stats["weights"], stats["bits"]
+    top = float(w.abs().max())
     shown = ", ".join(f"{signed(v)}: {s:.1%}" for v, s in zip(levels, stats["shares"])) if len(levels) <= 8 else \
         f"from {signed(levels[0])} to {signed(levels[-1])}"
-    return [f"{stats['layer']} ({stats['kind']}, {bits_text(stats['bits'])}): {stats['weights'].numel():,} weights, "
-            f"std {float(stats['weights'].std()):.3f}; the forward pass uses {len(levels)} distinct values ({shown})."]
+    if stats["kind"] == "LSQ":
+        step = (f"a learned step {stats['step']:.3g} (the largest |w|, {top:.3g}, is "
+                f"{top / stats['step']:.1f} steps)")
+    elif bits == 1:
+        step = f"every weight becomes ±mean|w| = ±{stats['step']:.3g} by its sign"
+    else:
+        step = f"a step set by the largest weight, max|w| / {2 ** (bits - 1) - 1} = {stats['step']:.3g}"
+    zero = f"{stats['zero']:.1%} of the weights are rounded to 0"
+    if stats["kind"] == "LSQ":
+        zero += f", {stats['clipped']:.1%} lie beyond the outer levels (clipped to them, gradient 0)"
+    return [f"{stats['layer']} ({stats['kind']}, {bits_text(bits)}): {w.numel():,} weights, "
+            f"std {float(w.std()):.3f}; {step}; the forward pass uses {len(levels)} distinct values ({shown}); "
+            f"{zero}."]
 
 
 # -- whole runs ------------------------------------------------------------------------------------
