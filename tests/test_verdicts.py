@@ -126,3 +126,11 @@ def test_only_the_verdict_helper_words_a_direction_in_the_library():
     assert not found, found
     assert OWN_VERDICT.search('print(f"{gap:.1f} points above the student alone")')  # the scan can fail
     assert OWN_DIRECTION.search("""word = 'above' if gap > 0 else 'below'""")
+
+
+def test_a_gap_that_rounds_to_zero_is_printed_without_a_minus_sign():
+    from ctkd_lab.analysis.verdicts import judge_gap
+
+    gap = judge_gap([0.9850, 0.9889], [0.9853, 0.9889], 360)  # -0.015 points
+    assert gap.level and "+0.0 points" in gap.clause("b") and "-0.0" not in gap.clause("b")
+    assert "-0.3 points" in judge_gap([0.980], [0.983], 360).clause("b")

@@ -94,7 +94,8 @@ class Gap:
         noise: +1.0 points, inside ±2.9 (2 SE; ...)``."""
         noise = f"±{self.noise:.1f} ({self.basis()})"
         if self.level:
-            return f"level with {other} within noise: {self.points:+.1f} points, inside {noise}"
+            shown = round(self.points, 1) + 0.0  # + 0.0: a gap that rounds to zero prints +0.0, never -0.0
+            return f"level with {other} within noise: {shown:+.1f} points, inside {noise}"
         return f"{abs(self.points):.1f} points {self.word} {other}, beyond the noise of {noise}"
 
 
