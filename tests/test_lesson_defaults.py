@@ -42,7 +42,7 @@ def test_equal_effort_and_the_method_trains_at_its_baselines_chosen_lr():
         sizes = [len(a.settings) for a in arms if a.lesson == lesson]
         assert len(sizes) == 2 and sizes[0] == sizes[1], (lesson, sizes)
     baselines, methods = arms[0::2], arms[1::2]
-    for arm in baselines:  # the lesson's current learning rate is among those its baseline tries
+    for arm in baselines:  # the lesson's earlier learning rate is among those its baseline tries
         assert arm.paper in arm.settings, arm.name
     for arm in methods:  # the lesson's lr until the baseline has chosen, then the baseline's choice
         assert {arm.config(s, 0).lr for s in arm.settings} == {0.1}
@@ -78,7 +78,7 @@ def test_the_page_marks_the_chosen_setting_and_the_json_records_it():
     results = fake_results()
     text = ld.page(results)
     assert "| lr 0.2 **chosen** | 95.0 | 95.0 | **95.0** |" in text
-    assert "| lr 0.1 (lesson's current) | 90.0 | 80.0 | **85.0** |" in text
+    assert "| lr 0.1 (the lesson's earlier default) | 90.0 | 80.0 | **85.0** |" in text
     assert ld.COMMAND in text and "Total: 17 runs, 1.6 CPU minutes" in text  # 16 x 5 s + 13 s
     assert "The chosen setting has the highest lr tried" in text
     choices = ld.choices_json(results)

@@ -69,7 +69,7 @@ class Arm:
     name: str
     settings: list[dict]  # the values that vary, in grid order (a tie keeps the first)
     config: Callable[[dict, int], TrainConfig]
-    paper: dict  # the lesson's current (paper) values of the same keys
+    paper: dict  # the lesson's defaults before this study (the papers' values) of the same keys
 
 
 def expert_config() -> TrainConfig:
@@ -296,7 +296,7 @@ def page(results: dict) -> str:
                       "|---|---|---|---|---|---|"]
             for i, row in enumerate(arm["rows"]):
                 mark = " **chosen**" if i == arm["chosen"] else ""
-                paper = " (lesson's current)" if row["setting"] == arm["paper"] else ""
+                paper = " (the lesson's earlier default)" if row["setting"] == arm["paper"] else ""
                 vals = " | ".join(_pct(r["val_acc"]) for r in row["runs"])
                 wall = mean([r["wall_s"] for r in row["runs"]])
                 lines.append(f"| {_setting(row['setting'])}{paper}{mark} | {vals} | **{_pct(row['val_mean'])}** | "
@@ -311,7 +311,7 @@ def page(results: dict) -> str:
                   f"{m['arm']} {_setting(cm['setting'])} (validation {_pct(cm['val_mean'])}%): "
                   f"{m['arm']} minus the student alone, both tuned, "
                   f"{100 * (cm['val_mean'] - ca['val_mean']):+.1f} points on validation"
-                  + (f"; at the lesson's current values it was "
+                  + (f"; at the lesson's earlier defaults it was "
                      f"{100 * (pm['val_mean'] - pa['val_mean']):+.1f}" if pm and pa else "")
                   + ".", ""]
     lines += [f"Total: {_total(results)}.", ""]
@@ -345,7 +345,7 @@ def choices_json(results: dict) -> dict:
                         "command": COMMAND}}
     for arm in results["arms"]:
         lesson = out.setdefault(f"lesson{arm['lesson']}", {})
-        lesson[arm["arm"]] = {"chosen": arm["rows"][arm["chosen"]]["setting"], "lesson_current": arm["paper"],
+        lesson[arm["arm"]] = {"chosen": arm["rows"][arm["chosen"]]["setting"], "lesson_earlier": arm["paper"],
                               "val_mean": {_setting(r["setting"]): round(r["val_mean"], 4) for r in arm["rows"]}}
     return out
 
