@@ -39,7 +39,7 @@ _FRONT_DOOR: dict[str, tuple[str, ...]] = {
                                       "copy_finished_runs"),
     "ctkd_lab.study.teskd_runs": ("TESKDLabSession", "TESKDSetting", "expert_entries", "export_teachers"),
     "ctkd_lab.study.quant_runs": ("QuantLabSession",),
-    "ctkd_lab.study.budget_runs": ("Arm", "scaled_arm", "train_grid", "loss_scale_identity"),
+    "ctkd_lab.study.budget_runs": ("BudgetArm", "scaled_arm", "train_grid", "loss_scale_identity"),
     # read and evaluate runs and studies
     "ctkd_lab.analysis.runs": ("run_metrics", "run_config", "epoch_records", "step_records", "probe_records",
                                "series", "readable_metrics"),
@@ -71,9 +71,9 @@ _FRONT_DOOR: dict[str, tuple[str, ...]] = {
                                          "activation_stats", "activation_lines", "weight_stats", "weight_lines",
                                          "load_method", "ensemble_targets", "pick_images", "ensemble_lines",
                                          "importance_lines", "bits_lines", "teacher_lines", "mutual_lines"),
-    "ctkd_lab.analysis.budget_readings": ("PLANNED", "compare", "budget_lines", "identity_lines", "noise",
-                                          "noise_lines", "read_programme", "progress_lines", "claim_lines",
-                                          "lr_control_lines"),
+    "ctkd_lab.analysis.budget_readings": ("PLANNED_RUNS", "compare_at_budget", "budget_lines", "identity_lines",
+                                          "measure_noise", "noise_lines", "read_programme", "progress_lines",
+                                          "claim_lines", "lr_control_lines"),
     # data sets, networks, methods
     "ctkd_lab.data": ("load_dataset", "eval_loader", "Split", "dataset_names"),
     "ctkd_lab.models": ("build_model", "list_models", "count_parameters"),

@@ -7,7 +7,7 @@ import pytest
 from ctkd_lab.analysis.budget_readings import FLOAT_TOLERANCE, identity_lines
 from ctkd_lab.analysis.runs import run_config
 from ctkd_lab.errors import UserError
-from ctkd_lab.study.budget_runs import Arm, loss_scale_identity, scaled_arm, train_grid
+from ctkd_lab.study.budget_runs import BudgetArm, loss_scale_identity, scaled_arm, train_grid
 from ctkd_lab.train import TrainConfig
 from ctkd_lab.widgets.budget_panel import LossScalePanel
 
@@ -16,7 +16,7 @@ BASE = TrainConfig(model="resnet8", dataset="digits", image_size=8, per_class=2,
 
 
 def test_a_grid_trains_each_run_once_and_reads_what_it_measured(tmp_path):
-    arms = [Arm("alone"), scaled_arm(BASE, 0.2, label="x0.2")]
+    arms = [BudgetArm("alone"), scaled_arm(BASE, 0.2, label="x0.2")]
     assert (arms[1].lr, arms[1].weight_decay) == pytest.approx((0.02, 2.5e-3))
     grid = train_grid(BASE, arms, [1, 2], [0], tmp_path, log=lambda _: None)
     assert grid.steps == {1: 2, 2: 4} and grid.n_test == 360  # 20 images in batches of 10
@@ -42,11 +42,11 @@ def test_a_grid_trains_each_run_once_and_reads_what_it_measured(tmp_path):
 
 def test_a_grid_refuses_bad_budgets_and_shared_labels(tmp_path):
     with pytest.raises(UserError, match="budgets is a list"):
-        train_grid(BASE, [Arm("a")], 3, [0], tmp_path)
+        train_grid(BASE, [BudgetArm("a")], 3, [0], tmp_path)
     with pytest.raises(UserError, match="seeds is a list"):
-        train_grid(BASE, [Arm("a")], [3], 0, tmp_path)
+        train_grid(BASE, [BudgetArm("a")], [3], 0, tmp_path)
     with pytest.raises(UserError, match="share a label"):
-        train_grid(BASE, [Arm("a"), Arm("a", lr=0.02)], [3], [0], tmp_path)
+        train_grid(BASE, [BudgetArm("a"), BudgetArm("a", lr=0.02)], [3], [0], tmp_path)
     assert not list(tmp_path.iterdir()), "nothing was written"
 
 

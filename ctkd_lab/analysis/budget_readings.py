@@ -46,7 +46,7 @@ class Comparison:
         return statistics.fmean(self.base_accs.values())
 
 
-def compare(grid, label: str, base: str, budget: int) -> Comparison:
+def compare_at_budget(grid, label: str, base: str, budget: int) -> Comparison:
     """``label`` minus ``base`` at ``budget`` epochs, over the seeds both have (a
     :class:`~ctkd_lab.study.budget_runs.Grid` or anything with ``accs``, ``train_accs`` and ``n_test``)."""
     a, b = grid.accs(label, budget), grid.accs(base, budget)
@@ -147,7 +147,7 @@ class Noise:
     needed: dict[float, int | None]
 
 
-def noise(grid, comparisons: list[Comparison], effects=(1.0, 3.0)) -> Noise:
+def measure_noise(grid, comparisons: list[Comparison], effects=(1.0, 3.0)) -> Noise:
     """The test set's standard error at the mean accuracy of the compared runs, the seed spread of each arm
     (pooled as a root mean square over arms and budgets), the pooled paired sd (root mean square of each
     comparison's sd) and, at that paired sd, the seeds a paired t-test (5%, power 0.8) needs per effect."""
@@ -195,7 +195,7 @@ def noise_lines(n: Noise) -> list[str]:
 #: the rows docs/results/when_it_helps.py writes): lr: 5 learning rates x 2 budgets x 3 seeds; ctkd: tuned
 #: vanilla, ctkd-expert and ctkd at the chosen beta x 3 seeds; teskd: tuned vanilla, vanilla at TESKD's
 #: equivalent step, tuned teskd and teskd with KL weight 0 x 3 seeds
-PLANNED = {"lr": 30, "ctkd": 9, "teskd": 12}
+PLANNED_RUNS = {"lr": 30, "ctkd": 9, "teskd": 12}
 
 PROGRAMME_CSV = Path(__file__).resolve().parents[2] / "docs" / "results" / "when_it_helps_runs.csv"
 
@@ -242,7 +242,7 @@ def read_programme(path: str | Path = PROGRAMME_CSV) -> list[dict]:
 def progress_lines(rows: list[dict]) -> list[str]:
     """How far each planned part of the programme is, counted from the CSV's rows."""
     lines = []
-    for part, planned in PLANNED.items():
+    for part, planned in PLANNED_RUNS.items():
         have = [r for r in rows if r["part"] == part]
         budgets = sorted({r["budget_epochs"] for r in have})
         where = f" (budgets: {', '.join(f'{b} epochs' for b in budgets)})" if budgets else ""
@@ -299,6 +299,7 @@ def lr_control_lines(rows: list[dict], reference: float = 0.1, scaled: float = 0
     return lines
 
 
-__all__ = ["CLAIMS", "FLOAT_TOLERANCE", "Claim", "Comparison", "Noise", "PLANNED", "PROGRAMME_CSV", "budget_lines",
-           "claim_lines", "compare", "comparison_line", "epochs_text", "fit_line", "identity_lines", "lr_control",
-           "lr_control_lines", "noise", "noise_lines", "progress_lines", "read_programme"]
+__all__ = ["CLAIMS", "FLOAT_TOLERANCE", "Claim", "Comparison", "Noise", "PLANNED_RUNS", "PROGRAMME_CSV",
+           "budget_lines", "claim_lines", "compare_at_budget", "comparison_line", "epochs_text", "fit_line",
+           "identity_lines", "lr_control", "lr_control_lines", "measure_noise", "noise_lines", "progress_lines",
+           "read_programme"]

@@ -2,7 +2,7 @@
 loss-scale identity shown on two short runs.
 
     base = TrainConfig(model="resnet8", dataset="digits", image_size=8, per_class=20, threads=1)
-    arms = [Arm("loss x 1"), Arm("loss x 0.2", lr=0.02, weight_decay=2.5e-3)]
+    arms = [BudgetArm("loss x 1"), BudgetArm("loss x 0.2", lr=0.02, weight_decay=2.5e-3)]
     grid = train_grid(base, arms, budgets=[3, 30], seeds=[0, 1, 2], out_dir="runs/lesson09", jobs=2)
     grid.accs("loss x 0.2", 30)          # {seed: test accuracy (a fraction)}
 
@@ -27,7 +27,7 @@ from .run import train_runs
 
 
 @dataclass(frozen=True)
-class Arm:
+class BudgetArm:
     """One arm of a comparison: ``method`` with its ``options``; ``lr`` / ``weight_decay`` replace the base's
     when given (a loss scale ``c`` is the arm ``lr * c``, ``weight_decay / c``: :func:`scaled_arm`)."""
 
@@ -48,12 +48,12 @@ class Arm:
 
 
 def scaled_arm(base: TrainConfig, scale: float, method: str = "vanilla", options: dict | None = None,
-               label: str | None = None) -> Arm:
+               label: str | None = None) -> BudgetArm:
     """The arm that trains ``scale`` times the method's loss at the base's (lr, wd): by the identity of
     :mod:`ctkd_lab.train.loss_scale`, the loss itself at (lr * scale, wd / scale), so its run records it.
     ``label``: the arm's name (default ``loss x <scale>``)."""
     lr, wd = equivalent_settings(base.lr, base.weight_decay, scale)
-    return Arm(label or f"loss x {scale:g}", method, lr, wd, dict(options or {}))
+    return BudgetArm(label or f"loss x {scale:g}", method, lr, wd, dict(options or {}))
 
 
 def check_budgets(budgets, seeds) -> None:
@@ -69,7 +69,7 @@ class Grid:
     """What a grid of runs measured: per (arm label, budget) and seed, the run folder, its last-epoch test
     accuracy and training-batch accuracy (fractions), and the test set's size."""
 
-    arms: list[Arm]
+    arms: list[BudgetArm]
     budgets: list[int]
     seeds: list[int]
     folders: dict[tuple[str, int], dict[int, Path]]
@@ -86,7 +86,8 @@ class Grid:
         return self.train[(label, budget)]
 
 
-def plan_grid(base: TrainConfig, arms: list[Arm], budgets, seeds, out_dir) -> list[tuple[TrainConfig, Path, Arm]]:
+def plan_grid(base: TrainConfig, arms: list[BudgetArm], budgets, seeds,
+              out_dir) -> list[tuple[TrainConfig, Path, BudgetArm]]:
     """One (config, folder, arm) per arm, budget and seed, folders named by :func:`run_folder_for`."""
     check_budgets(budgets, seeds)
     plan = []
@@ -108,7 +109,7 @@ def read_result(folder: Path) -> tuple[float, float, int, int]:
     return metrics[primary]["test_acc"], last[f"train_acc/{primary}"], test_size(folder), int(last["step"])
 
 
-def train_grid(base: TrainConfig, arms: list[Arm], budgets, seeds, out_dir, jobs: int = 1, quiet: bool = True,
+def train_grid(base: TrainConfig, arms: list[BudgetArm], budgets, seeds, out_dir, jobs: int = 1, quiet: bool = True,
                log=print) -> Grid:
     """Train (or reuse) every run of the grid, ``jobs`` at a time, and read what each measured."""
     labels = [a.label for a in arms]
@@ -156,5 +157,5 @@ def loss_scale_identity(base: TrainConfig, scale: float) -> dict:
             "scale_effect": max_weight_difference(nets["scaled"], nets["unscaled"])}
 
 
-__all__ = ["Arm", "Grid", "check_budgets", "loss_scale_identity", "plan_grid", "read_result", "scaled_arm",
+__all__ = ["BudgetArm", "Grid", "check_budgets", "loss_scale_identity", "plan_grid", "read_result", "scaled_arm",
            "train_grid"]

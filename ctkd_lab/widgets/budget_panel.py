@@ -15,9 +15,9 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from ..analysis.budget_readings import budget_lines, compare, epochs_text
+from ..analysis.budget_readings import budget_lines, compare_at_budget, epochs_text
 from ..errors import UserError
-from ..study.budget_runs import Arm, scaled_arm, train_grid
+from ..study.budget_runs import BudgetArm, scaled_arm, train_grid
 from ..train import TrainConfig
 from ..viz.budget_figures import budget_figure
 from .outputs import LabPanel
@@ -60,10 +60,10 @@ class LossScalePanel(LabPanel):
             raise UserError(f"the loss scale must be positive, e.g. 0.2; got {scale!r}")
         if int(long) <= self.short:
             raise UserError(f"the long budget must be longer than the short one ({self.short} epochs); got {long!r}")
-        arms = [Arm("vanilla (loss x 1)"), scaled_arm(self.base, scale, label=f"vanilla, loss x {scale:g}")]
+        arms = [BudgetArm("vanilla (loss x 1)"), scaled_arm(self.base, scale, label=f"vanilla, loss x {scale:g}")]
         budgets = [self.short, int(long)]
         grid = train_grid(self.base, arms, budgets, self.seeds, self.out_dir, jobs=self.jobs, log=lambda _: None)
-        comparisons = [compare(grid, arms[1].label, arms[0].label, b) for b in budgets]
+        comparisons = [compare_at_budget(grid, arms[1].label, arms[0].label, b) for b in budgets]
         fig = budget_figure({f"loss x {scale:g} minus loss x 1": comparisons}, steps=grid.steps,
                             title=f"A {scale:g}x loss scale (lr x {scale:g}, wd / {scale:g}) at two budgets")
         return fig, budget_lines(comparisons)
