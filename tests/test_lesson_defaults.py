@@ -38,16 +38,17 @@ def test_choose_refuses_what_it_cannot_compare():
 
 def test_equal_effort_and_the_method_trains_at_its_baselines_chosen_lr():
     arms = ld.arms(Path("runs/expert"))
-    for lesson in ("04", "08"):
+    for lesson in ("04", "06", "08"):
         sizes = [len(a.settings) for a in arms if a.lesson == lesson]
         assert len(sizes) == 2 and sizes[0] == sizes[1], (lesson, sizes)
     baselines, methods = arms[0::2], arms[1::2]
     for arm in baselines:  # the lesson's earlier learning rate is among those its baseline tries
         assert arm.paper in arm.settings, arm.name
+    lesson_lr = {"04": 0.1, "06": 0.05, "08": 0.1}
     for arm in methods:  # the lesson's lr until the baseline has chosen, then the baseline's choice
-        assert {arm.config(s, 0).lr for s in arm.settings} == {0.1}
-    chosen = ld.arms(Path("runs/expert"), {"04": 0.4, "08": 0.2})
-    assert {m.config(s, 0).lr for m in chosen[1::2] for s in m.settings} == {0.4, 0.2}
+        assert {arm.config(s, 0).lr for s in arm.settings} == {lesson_lr[arm.lesson]}
+    chosen = ld.arms(Path("runs/expert"), {"04": 0.4, "08": 0.2, "06": 0.1})
+    assert {m.config(s, 0).lr for m in chosen[1::2] for s in m.settings} == {0.4, 0.2, 0.1}
     assert chosen[1].config(chosen[1].settings[0], 0).lr == 0.4 and chosen[3].config(chosen[3].settings[0], 0).lr == 0.2
     for arm in arms:
         assert len({tuple(sorted(s.items())) for s in arm.settings}) == len(arm.settings)
@@ -84,3 +85,52 @@ def test_the_page_marks_the_chosen_setting_and_the_json_records_it():
     choices = ld.choices_json(results)
     assert choices["lesson04"]["CTKD"]["chosen"] == {"lr": 0.2}
     assert choices["lesson08"]["CMT-KD"]["val_mean"] == {"lr 0.1": 0.85, "lr 0.2": 0.95}
+
+
+def test_lesson06_every_run_of_every_chain_holds_out_the_split_at_the_baselines_lr():
+    from ctkd_lab.study.chain import plan_chain
+
+    arms = [a for a in ld.arms(Path("runs/expert"), {"06": 0.2}) if a.lesson == "06"]
+    alone, chains = arms
+    assert not alone.chain and chains.chain and len(alone.settings) == len(chains.settings) == 4
+    assert {"lr": 0.05} in alone.settings and chains.paper in chains.settings  # the lesson's values are tried
+    for setting in chains.settings:
+        base = chains.config(setting, 1)
+        out = ld.chain_out(base, setting)
+        assert f"T{setting['temperature']:g}" in out.name  # one folder a setting, the teacher's study shared
+        assert out.parent == ld.chain_out(base, chains.settings[0]).parent
+        runs = []
+        for label, mode, models in ld.L06_TAUGHT:
+            options = {"lam": setting["lam"], "temperature": setting["temperature"],
+                       **(ld.L06_DROP if mode == "dgkd" else {})}
+            planned = plan_chain(base, models, mode, [1], out, options)
+            assert planned[-1].folder.name == f"plain2-{label}"
+            runs += [r for r in planned if r.level > 0]
+        assert len(runs) == ld.L06_STUDENT_RUNS
+        for r in runs:  # teacher, assistants and students: the same lr, the same held-out split, one thread
+            cfg = r.config
+            assert cfg.lr == 0.2 and cfg.val_per_class == ld.VAL_PER_CLASS and cfg.threads == 1 and cfg.seed == 1
+            assert cfg.options["lam"] == setting["lam"] and cfg.options["temperature"] == setting["temperature"]
+        assert planned[0].config.val_per_class == ld.VAL_PER_CLASS and planned[0].config.method == "vanilla"
+
+
+def test_the_page_gives_lesson06_the_three_students_and_counts_their_runs():
+    results = fake_results()
+    rows = []
+    grid = (({"lam": 0.5, "temperature": 2.0}, (0.8, 0.9)), ({"lam": 1.0, "temperature": 5.0}, (0.7, 0.7)))
+    for setting, vals in grid:
+        runs = [{"folder": f"c{i}", "val_acc": v, "test_acc": v, "wall_s": 60.0, "cpu_s": 50.0, "n_runs": 7,
+                 "students_val": {"kd": v, "takd": v, "dgkd-fixed1": v}} for i, v in enumerate(vals)]
+        rows.append({"setting": setting, "runs": runs, "val_mean": ld.mean(vals), "test_mean": ld.mean(vals)})
+    alone = [{"folder": "a", "val_acc": 0.8, "test_acc": 0.8, "wall_s": 5.0, "cpu_s": 5.0}] * 2
+    results["arms"] += [{"lesson": "06", "arm": "plain2 alone", "paper": {"lr": 0.05}, "chosen": 0,
+                         "rows": [{"setting": {"lr": 0.05}, "runs": alone, "val_mean": 0.8, "test_mean": 0.8}],
+                         "command": "ctkd-lab train --lr 0.05"},
+                        {"lesson": "06", "arm": "KD, TAKD, DGKD (mean)", "paper": {"lam": 1.0, "temperature": 5.0},
+                         "rows": rows, "chosen": 0, "command": "ctkd-lab chain --mode dgkd"}]
+    text = ld.page(results)
+    assert text.index("## Lesson 04") < text.index("## Lesson 06") < text.index("## Lesson 08")
+    assert "| lam 0.5, temperature 2 **chosen** | 80.0 | 90.0 | **85.0** |" in text
+    assert "| lam 0.5, temperature 2 | 85.0 | 85.0 | 85.0 |" in text  # kd, takd, dgkd-fixed1
+    assert "Total: 49 runs" in text  # 17 of 04 and 08, 2 alone, 2 settings x 2 seeds x 7 chain runs, 2 teachers
+    assert ld.choices_json(results)["lesson06"]["KD, TAKD, DGKD (mean)"]["chosen"] == {"lam": 0.5, "temperature": 2.0}

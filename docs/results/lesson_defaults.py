@@ -1,4 +1,4 @@
-"""Lesson defaults chosen the fair way: lessons 04 (CTKD) and 08 (CMT-KD) at their own budgets.
+"""Lesson defaults chosen the fair way: lessons 04 (CTKD), 06 (assistant chains) and 08 (CMT-KD) at their own budgets.
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python docs/results/lesson_defaults.py [--estimate]
 
@@ -7,7 +7,9 @@ images per class, epochs, batch size and models of its ``parameters`` cell) on t
 held-out validation split (``val_per_class`` = 30 images per class, never trained on), seeds 0 and 1. A setting's
 score is its last-epoch validation accuracy averaged over the two seeds; the best score wins and a tie keeps the
 grid's first setting (:func:`choose`). The method and its baseline get the same number of settings (equal effort).
-Test accuracy is reported and plays no part in a choice.
+Test accuracy is reported and plays no part in a choice. Lesson 06's method is three ways of teaching one student
+(KD, TAKD, DGKD): a setting trains the three chains (:func:`ensure_chain`) and scores the mean of the three
+students' validation accuracies, so that no one method is favoured.
 
 Runs go one after another in this process (one thread each, this process niced to 10 or more) into their own
 folders under ``runs/lesson_defaults/`` (git-ignored; the kit's digest naming, so a finished run is reused and
@@ -36,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from ctkd_lab.train import TrainConfig  # noqa: E402
 from ctkd_lab.train.command import train_command  # noqa: E402
-from ctkd_lab.train.naming import run_folder_for  # noqa: E402
+from ctkd_lab.train.naming import run_folder_for, study_folder  # noqa: E402
 
 OUT = Path("runs") / "lesson_defaults"  # relative to the repository root (main() moves there)
 PAGE = HERE / "lesson_defaults.md"
@@ -59,6 +61,19 @@ L08 = dict(dataset="digits", image_size=16, per_class=100, epochs=4, batch_size=
 L08_MODEL, L08_BITS, L08_TEACHER_BITS = "resnet8", 2, "8,6,4"
 L08_QUANT = dict(act_quantizer="hwgq", keep_first_last=True)
 L08_CMTKD = dict(ce_weight=1.0, kl_weight=0.5, temperature=4.0)  # the lesson's values; at_weight is in the grid
+# lesson 06: digits at 16 px, 100 images per class, 3 epochs, batch None (16 on digits), lr 0.05 for every run of a
+# chain (teacher, assistants, students), no augmentation, one history record per batch; the chain plain10 -> plain6
+# -> plain4 -> plain2; the DGKD student drops exactly 1 guide per batch (the code's stochastic teaching)
+L06 = dict(dataset="digits", image_size=16, per_class=100, epochs=3, batch_size=None, augment=False, log_every=1,
+           val_per_class=VAL_PER_CLASS, threads=1, device="cpu")
+L06_CHAIN = ["plain10", "plain6", "plain4", "plain2"]
+L06_DROP = {"drop": "fixed", "drop_k": 1}
+#: runs of one lesson-06 setting and seed besides the teacher: the KD student, TAKD's and DGKD's
+#: 2 assistants and student each
+L06_STUDENT_RUNS = 7
+#: the taught students of a lesson-06 setting: (label of the student's run folder, mode, models of its chain)
+L06_TAUGHT = (("kd", "kd", [L06_CHAIN[0], L06_CHAIN[-1]]), ("takd", "takd", L06_CHAIN),
+              ("dgkd-fixed1", "dgkd", L06_CHAIN))
 
 
 @dataclasses.dataclass
@@ -70,6 +85,7 @@ class Arm:
     settings: list[dict]  # the values that vary, in grid order (a tie keeps the first)
     config: Callable[[dict, int], TrainConfig]
     paper: dict  # the lesson's defaults before this study (the papers' values) of the same keys
+    chain: bool = False  # lesson 06's method: config() is the chain's base; a setting trains three chains
 
 
 def expert_config() -> TrainConfig:
@@ -81,7 +97,7 @@ def arms(expert: Path, chosen_lr: Mapping[str, float] | None = None) -> list[Arm
     """Every arm. A method trains at the learning rate its baseline chose (``chosen_lr``, by lesson; the
     lesson's lr until the baseline has chosen): the method keeps the student's tuned recipe and tunes only
     its own settings, as a distillation paper adds its loss to a tuned baseline."""
-    lr_of = {"04": 0.1, "08": 0.1, **(chosen_lr or {})}
+    lr_of = {"04": 0.1, "06": 0.05, "08": 0.1, **(chosen_lr or {})}
 
     def l04_alone(s, seed):
         return TrainConfig(method="vanilla", model=L04_STUDENT, seed=seed, lr=s["lr"], **L04)
@@ -101,6 +117,12 @@ def arms(expert: Path, chosen_lr: Mapping[str, float] | None = None) -> list[Arm
                        at_weight=s["at_weight"], **L08_QUANT, **L08_CMTKD)
         return TrainConfig(method="cmtkd", model=L08_MODEL, seed=seed, options=options, **{**L08, "lr": lr_of["08"]})
 
+    def l06_alone(s, seed):
+        return TrainConfig(method="vanilla", model=L06_CHAIN[-1], seed=seed, lr=s["lr"], **L06)
+
+    def l06_chains(s, seed):  # the base of every run of the chains (teacher, assistants, students): one lr
+        return TrainConfig(method="vanilla", model=L06_CHAIN[-1], seed=seed, lr=lr_of["06"], **L06)
+
     return [
         Arm("04", "student alone", [{"lr": lr} for lr in (0.025, 0.05, 0.1, 0.2, 0.4, 0.8)], l04_alone, {"lr": 0.1}),
         Arm("04", "CTKD", [{"beta": b, "gamma": g} for b in (1.0, 10.0, 100.0) for g in (0.003, 0.03)], l04_ctkd,
@@ -109,6 +131,9 @@ def arms(expert: Path, chosen_lr: Mapping[str, float] | None = None) -> list[Arm
                                           for lr in (0.1, 0.2)], l08_alone, {"weight_quantizer": "uniform", "lr": 0.1}),
         Arm("08", "CMT-KD", [{"weight_quantizer": q, "at_weight": a} for q in ("uniform", "lsq")
                              for a in (10.0, 100.0)], l08_cmtkd, {"weight_quantizer": "uniform", "at_weight": 100.0}),
+        Arm("06", "plain2 alone", [{"lr": lr} for lr in (0.025, 0.05, 0.1, 0.2)], l06_alone, {"lr": 0.05}),
+        Arm("06", "KD, TAKD, DGKD (mean)", [{"lam": lam, "temperature": t} for lam in (0.5, 1.0) for t in (2.0, 5.0)],
+            l06_chains, {"lam": 1.0, "temperature": 5.0}, chain=True),
     ]
 
 
@@ -167,6 +192,66 @@ def ensure(cfg: TrainConfig, timings: dict) -> Path:
     return folder
 
 
+def chain_out(base: TrainConfig, setting: Mapping) -> Path:
+    """Lesson 06's folder for one loss setting: the lesson's own naming (``study_folder`` after the base, whose
+    digest covers lr and the validation split; ``chain_folder`` after the chain, T and lam)."""
+    from ctkd_lab.study.chain_lab_runs import chain_folder
+
+    return chain_folder(study_folder(OUT / "lesson06", base), dict(setting), L06_CHAIN)
+
+
+def ensure_chain(base: TrainConfig, setting: Mapping, timings: dict) -> dict:
+    """Train lesson 06's three taught students of one seed (``base.seed``) as the lesson does (``run_chain``, one
+    lr for every run, the teacher shared by the modes and copied from another loss setting's folder of the same
+    lr); one row whose validation and test accuracies are the means of the three students'."""
+    from ctkd_lab.study.chain import run_chain
+    from ctkd_lab.study.chain_lab_runs import copy_finished_runs
+
+    out = chain_out(base, setting)
+    seed = base.seed
+    for other in sorted(out.parent.glob("chain-*")):  # the teacher does not depend on T or lam
+        copy_finished_runs(other, out, [f"{L06_CHAIN[0]}-teacher"], [seed])
+    folders = {label: out / f"seed{seed}" / f"{L06_CHAIN[-1]}-{label}" for label, _, _ in L06_TAUGHT}
+    key = f"{out.name}/seed{seed}"
+    trained = False
+    if any(read_metrics(f) is None for f in folders.values()):
+        print(f"training lesson 06 chains, {_setting(setting)}, lr {base.lr:g}, seed {seed}: {out}", flush=True)
+        cpu, wall = time.process_time(), time.perf_counter()
+        loss = {"lam": setting["lam"], "temperature": setting["temperature"]}
+        for _label, mode, models in L06_TAUGHT:
+            options = {**loss, **(L06_DROP if mode == "dgkd" else {})}
+            run_chain(base, models, mode, [seed], out, options=options, quiet=True, log=lambda *_: None)
+        timings[key] = {"cpu_s": round(time.process_time() - cpu, 1), "wall_s": round(time.perf_counter() - wall, 1)}
+        OUT.mkdir(parents=True, exist_ok=True)
+        (OUT / TIMINGS).write_text(json.dumps(timings, indent=1, sort_keys=True) + "\n")
+        trained = True
+    students = {label: read_metrics(f) for label, f in folders.items()}
+    val = {label: m[m["primary"]]["val_acc"] for label, m in students.items()}
+    test = {label: m[m["primary"]]["test_acc"] for label, m in students.items()}
+    row = {"folder": key, "val_acc": mean(list(val.values())), "test_acc": mean(list(test.values())),
+           "wall_s": timings.get(key, {}).get("wall_s") or sum(m["wall_time_s"] for m in students.values()),
+           "cpu_s": timings.get(key, {}).get("cpu_s"), "students_val": val, "n_runs": L06_STUDENT_RUNS}
+    if trained:
+        print(f"  done: {row['cpu_s']:.0f} CPU s, {row['wall_s']:.0f} s wall, val "
+              + ", ".join(f"{k} {v:.1%}" for k, v in val.items()), flush=True)
+    return row
+
+
+def chain_command(base: TrainConfig, setting: Mapping) -> str:
+    """The ``ctkd-lab chain`` command of lesson 06's DGKD chain at ``setting`` (``--mode takd`` without the drop
+    options, and ``--models plain10,plain2 --mode kd``, train the other two students into the same folder)."""
+    train = train_command(base.to_dict()).split(f" --model {base.model}", 1)[1]
+    return (f"ctkd-lab chain --models {','.join(L06_CHAIN)} --mode dgkd --seeds 0 --out <folder>{train} "
+            f"--temperature {setting['temperature']:g} --lam {setting['lam']:g} --drop fixed --drop-k 1")
+
+
+def arm_run(arm: Arm, setting: Mapping, seed: int, timings: dict) -> dict:
+    """One seed of one setting: a run's row (a chain arm: the mean of its three students)."""
+    if arm.chain:
+        return ensure_chain(arm.config(setting, seed), setting, timings)
+    return run_row(ensure(arm.config(setting, seed), timings), timings)
+
+
 def run_row(folder: Path, timings: dict) -> dict:
     m = read_metrics(folder)
     primary = m[m["primary"]]
@@ -187,8 +272,8 @@ def estimate(timings: dict) -> None:
     total = timings.get(expert.name, {}).get("cpu_s") or 0.0
     print(f"expert: {total:.0f} CPU s")
     for arm in arms(expert):
-        folder = ensure(arm.config(arm.settings[0], SEEDS[0]), timings)
-        cpu = timings.get(folder.name, {}).get("cpu_s") or read_metrics(folder)["wall_time_s"]
+        row = arm_run(arm, arm.settings[0], SEEDS[0], timings)
+        cpu = row["cpu_s"] or row["wall_s"]
         n = len(arm.settings) * len(SEEDS)
         total += cpu * n
         print(f"lesson {arm.lesson} {arm.name}: {cpu:.0f} CPU s a run x {n} runs = {cpu * n / 60:.1f} CPU min")
@@ -205,15 +290,16 @@ def run_all(timings: dict) -> dict:
         arm = arms(expert, chosen_lr)[index]
         rows = []
         for setting in arm.settings:
-            runs = [run_row(ensure(arm.config(setting, seed), timings), timings) for seed in SEEDS]
+            runs = [arm_run(arm, setting, seed, timings) for seed in SEEDS]
             rows.append({"setting": setting, "runs": runs, "val_mean": mean([r["val_acc"] for r in runs]),
                          "test_mean": mean([r["test_acc"] for r in runs])})
         chosen = choose([[r["val_acc"] for r in row["runs"]] for row in rows])
         if "lr" in arm.settings[chosen] and arm.lesson not in chosen_lr:  # the baseline comes first
             chosen_lr[arm.lesson] = arm.settings[chosen]["lr"]
         config = arm.config(arm.settings[chosen], SEEDS[0])
+        command = chain_command(config, arm.settings[chosen]) if arm.chain else train_command(config.to_dict())
         results["arms"].append({"lesson": arm.lesson, "arm": arm.name, "paper": arm.paper, "rows": rows,
-                                "chosen": chosen, "lr": config.lr, "command": train_command(config.to_dict())})
+                                "chosen": chosen, "lr": config.lr, "command": command})
     return results
 
 
@@ -231,12 +317,22 @@ def _cpu(rows: Sequence[dict]) -> float | None:
     return None if None in cpus else sum(cpus)
 
 
-LESSON_TITLES = {"04": "Lesson 04, collaborative teaching (CTKD)", "08": "Lesson 08, low-bit students (CMT-KD)"}
+LESSON_TITLES = {"04": "Lesson 04, collaborative teaching (CTKD)", "06": "Lesson 06, assistant chains (KD, TAKD, DGKD)",
+                 "08": "Lesson 08, low-bit students (CMT-KD)"}
 LESSON_BUDGETS = {
     "04": "digits at 16x16, all training images per class minus the 30 held out (about 113 a class), 4 epochs, "
           "batch 64, step schedule, augmentation on; student resnet8, CTKD's scratch teacher resnet14 (trained with "
           "it), expert resnet14 (below); CTKD's other options at their defaults (hint mse, at_target student, "
           "share_stem off); CTKD at the learning rate the student alone chose",
+    "06": "digits at 16x16, the lesson's 100 training images per class (the 30 held out come from the rest), 3 epochs, "
+          "batch 16, step schedule, no augmentation, one lr for every run of a chain (teacher, assistants and "
+          "students); the chain plain10 -> plain6 -> plain4 -> plain2 trained with `run_chain` as the lesson trains "
+          "it: the KD student (taught by plain10 only), TAKD's chain and DGKD's chain with the code's stochastic "
+          "teaching of the student (drop fixed, 1 guide per batch); the kit's other loss options at their defaults "
+          "(ce_scale paper, kl_reduction batchmean). The student alone is plain2. The method's score is the mean "
+          "validation accuracy of the three taught plain2 students, so that no one of KD, TAKD and DGKD is favoured; "
+          "each setting trains the 7 runs of its chains for each seed (the plain10 teacher, which does not depend on "
+          "T or lam, is trained once a seed and copied), at the learning rate plain2 alone chose",
     "08": "digits at 16x16, the lesson's 100 training images per class (the same images: the 30 held out come from "
           "the rest), 4 epochs, batch 16, step schedule, no augmentation; every network resnet8, weights and "
           "activations at 2 bits (the lesson's focus_bits), activations HWGQ, first and last layers in full "
@@ -269,6 +365,9 @@ def page(results: dict) -> str:
         "- **Score.** A setting's last-epoch validation accuracy of the student, averaged over seeds 0 and 1 (300",
         "  images are few, so one seed is not enough). The best mean wins; a tie keeps the grid's first setting",
         "  (`choose()` in the script).",
+        "- **Lesson 06** teaches one student three ways (KD, TAKD, DGKD): a setting of its loss trains all three",
+        "  chains, and its score is the mean validation accuracy of the three taught students, so no one of them is",
+        "  favoured. Every run of a chain (teacher, assistants, students) holds out the same validation split.",
         "- **Equal effort.** The method and its baseline (the same student trained alone) get the same number of",
         "  settings, so neither wins by being tuned harder. The baseline is tuned first: its learning rate (in",
         "  lesson 08 with the weight quantizer, which both arms try). The method then keeps the student's tuned",
@@ -280,7 +379,7 @@ def page(results: dict) -> str:
         "  long jobs, so the wall times are longer than on an idle machine.",
         "",
     ]
-    for lesson in ("04", "08"):
+    for lesson in sorted({a["lesson"] for a in results["arms"]}):
         lesson_arms = [a for a in results["arms"] if a["lesson"] == lesson]
         lines += [f"## {LESSON_TITLES[lesson]}", "", f"Budget: {LESSON_BUDGETS[lesson]}.", ""]
         if lesson == "04":
@@ -301,6 +400,18 @@ def page(results: dict) -> str:
                 wall = mean([r["wall_s"] for r in row["runs"]])
                 lines.append(f"| {_setting(row['setting'])}{paper}{mark} | {vals} | **{_pct(row['val_mean'])}** | "
                              f"{_pct(row['test_mean'])} | {wall:.0f} |")
+            if arm["rows"] and "students_val" in arm["rows"][0]["runs"][0]:
+                lines += ["", "The three students' validation accuracy, mean over the seeds (the score above is their "
+                          "mean):", "", "| setting | " + " | ".join(arm["rows"][0]["runs"][0]["students_val"]) + " |",
+                          "|---|" + "---|" * len(arm["rows"][0]["runs"][0]["students_val"])]
+                for row in arm["rows"]:
+                    labels = row["runs"][0]["students_val"]
+                    lines.append(f"| {_setting(row['setting'])} | " + " | ".join(
+                        _pct(mean([r["students_val"][k] for r in row["runs"]])) for k in labels) + " |")
+                lines += ["", *_edge_note(arm),
+                          f"The chains of the chosen setting, from a terminal (lesson 06 prints the folder): "
+                          f"`{arm['command']}`", ""]
+                continue
             lines += [""] + _edge_note(arm) + [f"One run of the chosen setting: `{arm['command']} --out runs/<folder>`",
                                                ""]
         a, m = lesson_arms
@@ -322,7 +433,9 @@ def _total(results: dict) -> str:
     cpus = [r["cpu_s"] for arm in results["arms"] for row in arm["rows"] for r in row["runs"]]
     cpus.append(results["expert"]["cpu_s"])
     known = [c for c in cpus if c is not None]
-    text = f"{len(cpus)} runs, {sum(known) / 60:.1f} CPU minutes on one core"
+    runs = sum(r.get("n_runs", 1) for arm in results["arms"] for row in arm["rows"] for r in row["runs"]) + 1
+    runs += len(SEEDS) * any(r.get("n_runs") for arm in results["arms"] for row in arm["rows"] for r in row["runs"])
+    text = f"{runs} runs, {sum(known) / 60:.1f} CPU minutes on one core"
     return text if len(known) == len(cpus) else f"{text} for the {len(known)} timed here"
 
 
