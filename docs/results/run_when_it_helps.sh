@@ -24,8 +24,14 @@
 #          there on validation, ce_scale paper): per seed the chain plain10 -> plain8 -> plain6 -> plain4 ->
 #          plain2 alone, by KD, TAKD and DGKD (`ctkd-lab chain`); then the plain2 student of KD and of TAKD at
 #          DGKD's loss scale (lr x 4, wd / 4: G = 4 guides) and of DGKD at loss / 4 (lr / 4, wd x 4).
+#   p3expert, p3ctkd, p3teskd, p3dgkd, p3cmtkd
+#          part 3, the budget curves at 16 px (10, 30, 90 epochs; the page's "Part 3 as fixed before its
+#          first run"): every arm's lr chosen on validation (seed 0) at 10 and 30 epochs from $GRID_LR, the
+#          90-epoch runs at the 30-epoch choice. p3expert trains the 16 px zoo expert and adds it to the zoo
+#          (ctkd_lab/zoo/resnet20-cifar10-16px, to be committed); p3ctkd and p3cmtkd need it.
 set -euo pipefail
 export OMP_NUM_THREADS=1
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT:-runs/when_it_helps}
 JOBS=${JOBS:-2}
 SEEDS=${SEEDS:-0 1 2}
@@ -48,7 +54,11 @@ record() {  # folder: copy its record under $RECORDS once it has finished
 
 train_into() {  # folder, then the flags of one run; skipped when recorded or finished, resumed when interrupted
   local folder=$1; shift
-  grep -qs '"finished": true' "$RECORDS/${folder#"$OUT"/}/metrics.json" && return 0
+  # a run whose weights a later run needs (a guide, a scratch teacher to export) is retrained when only its
+  # record is here (same settings, same seed: the same run)
+  if [ -z "${NEED_WEIGHTS:-}" ] || [ -f "$folder/checkpoint.pt" ]; then
+    grep -qs '"finished": true' "$RECORDS/${folder#"$OUT"/}/metrics.json" && return 0
+  fi
   if ! grep -qs '"finished": true' "$folder/metrics.json"; then
     local resume=""
     [ -f "$folder/checkpoint.pt" ] && resume="--resume"
@@ -58,7 +68,7 @@ train_into() {  # folder, then the flags of one run; skipped when recorded or fi
   record "$folder"
 }
 export -f train_into record
-export COMMON OUT RECORDS
+export COMMON OUT RECORDS NEED_WEIGHTS
 
 run_plan() {  # stdin: one run per line (folder, then flags), trained $JOBS at a time
   xargs -P "$JOBS" -L 1 bash -c 'train_into "$@"' _
@@ -147,6 +157,120 @@ part_dgkd() {
     echo "$D/scaled/dgkd-div4/seed$s --method dgkd --model plain2 --teachers $S/plain10-teacher,$S/plain8-dgkd,$S/plain6-dgkd,$S/plain4-dgkd --lr 0.025 --weight-decay 2e-3 --seed $s"
   done | run_plan
   COMMON="$common"
+}
+
+# ---- part 3: budget curves at 16 px -------------------------------------------------------------------
+# An arm is a folder and its flags; "@E@" and "@S@" in the flags stand for the run's epochs and seed (a guide
+# that depends on them). Folders: <arm>/e<epochs>/lr<lr>/seed<seed>.
+P3_EXPERT=zoo:resnet20-cifar10-16px
+
+tune_plan() {  # arm folder, flags: the seed-0 validation runs at 10 and 30 epochs, every lr of the grid
+  local dir=$1 flags=$2 E LR f
+  for E in 10 30; do for LR in $GRID_LR; do
+    f=${flags//@E@/$E}; f=${f//@S@/0}
+    echo "$dir/e$E/lr$LR/seed0 $f --epochs $E --eval-every $E --lr $LR --seed 0"
+  done; done
+}
+
+chosen_lr() {  # arm folder, epochs: the lr validation chose at that budget (90 epochs: the 30-epoch choice)
+  local E=$2; [ "$E" = 90 ] && E=30
+  choose "$1/e$E/lr" $GRID_LR
+}
+
+seed_plan() {  # arm folder, flags: the chosen lr's other seeds at 10 and 30 epochs, every seed at 90
+  local dir=$1 flags=$2 E s LR f
+  for E in 10 30 90; do
+    LR=$(chosen_lr "$dir" $E)
+    for s in $SEEDS; do
+      if [ "$E" != 90 ] && [ "$s" = 0 ]; then continue; fi
+      f=${flags//@E@/$E}; f=${f//@S@/$s}
+      echo "$dir/e$E/lr$LR/seed$s $f --epochs $E --eval-every $E --lr $LR --seed $s"
+    done
+  done
+}
+
+tuned_arms() {  # "folder|flags" lines on stdin: tune them all, then their seeds; runs $JOBS at a time
+  local arms=() a
+  mapfile -t arms
+  for a in "${arms[@]}"; do tune_plan "${a%%|*}" "${a#*|}"; done | run_plan
+  for a in "${arms[@]}"; do seed_plan "${a%%|*}" "${a#*|}"; done | run_plan
+}
+
+part_p3expert() {  # the 16 px expert: the zoo recipe of resnet20-cifar10 with --image-size 16
+  local folder="$OUT/p3/expert/resnet20-cifar10-16px"
+  [ -f "$REPO/ctkd_lab/zoo/resnet20-cifar10-16px/manifest.json" ] && return 0
+  local cmd="--method vanilla --model resnet20 --dataset cifar10-jpg --image-size 16 --epochs 15 --schedule cosine
+             --lr 0.1 --nesterov --batch-size 128 --weight-decay 5e-4 --seed 0 --threads 1"
+  if ! grep -qs '"finished": true' "$folder/metrics.json"; then
+    local resume=""; [ -f "$folder/checkpoint.pt" ] && resume="--resume"
+    echo "$(date +%H:%M:%S) start $folder"
+    ctkd-lab train $cmd --out "$folder" --quiet $resume
+  fi
+  python "$REPO/scripts/add_to_zoo.py" "$folder" resnet20-cifar10-16px --zoo "$REPO/ctkd_lab/zoo" \
+    --command "OMP_NUM_THREADS=1 ctkd-lab train $(echo $cmd) --out runs/zoo/resnet20-cifar10-16px --quiet"
+}
+
+part_p3ctkd() {
+  local D="$OUT/p3/ctkd" F="--model resnet8 --image-size 16 --weight-decay 5e-4"
+  NEED_WEIGHTS=1 tuned_arms <<<"$D/ctkd-scratch|--method ctkd-scratch --scratch-model resnet20 $F"
+  tuned_arms <<ARMS
+$D/vanilla|--method vanilla $F
+$D/kd|--method kd --teacher $P3_EXPERT $F
+$D/ctkd-expert|--method ctkd-expert --expert $P3_EXPERT --beta 100 $F
+$D/ctkd|--method ctkd --scratch-model resnet20 --expert $P3_EXPERT --beta 100 $F
+ARMS
+  # KD from the final scratch teacher of the ctkd-scratch run with the same seed and budget
+  local E s LR run pt
+  for E in 10 30 90; do
+    LR=$(chosen_lr "$D/ctkd-scratch" $E)
+    for s in $SEEDS; do
+      run="$D/ctkd-scratch/e$E/lr$LR/seed$s" pt="$D/scratch-final/e$E/seed$s.pt"
+      [ -f "$pt" ] || { mkdir -p "${pt%/*}"; ctkd-lab export --checkpoint "$run" --role scratch_teacher --out "$pt"; }
+    done
+  done
+  tuned_arms <<<"$D/kd-final-scratch|--method kd --teacher $D/scratch-final/e@E@/seed@S@.pt $F"
+}
+
+part_p3teskd() {
+  local D="$OUT/p3/teskd" F="--model resnet20 --nesterov --image-size 16 --weight-decay 5e-4"
+  tuned_arms <<ARMS
+$D/vanilla|--method vanilla $F
+$D/teskd|--method teskd $F
+ARMS
+}
+
+part_p3dgkd() {  # plain10 -> plain6 -> plain2 under the released code's recipe (no augmentation, wd 1e-4, T 5, lam 1)
+  local D="$OUT/p3/dgkd" F="--image-size 16 --no-augment --weight-decay 1e-4" L="--temperature 5 --lam 1" s
+  local G="$D/guides"
+  for s in $SEEDS; do
+    echo "$G/plain10/seed$s --method vanilla --model plain10 $F --epochs 90 --eval-every 90 --lr 0.1 --seed $s"
+  done | NEED_WEIGHTS=1 run_plan
+  for s in $SEEDS; do
+    echo "$G/plain6/seed$s --method takd --model plain6 --teacher $G/plain10/seed$s $L $F --epochs 90 --eval-every 90 --lr 0.1 --seed $s"
+  done | NEED_WEIGHTS=1 run_plan
+  tuned_arms <<ARMS
+$D/alone|--method vanilla --model plain2 $F
+$D/kd|--method takd --model plain2 --teacher $G/plain10/seed@S@ $L $F
+$D/takd|--method takd --model plain2 --teacher $G/plain6/seed@S@ $L $F
+$D/dgkd|--method dgkd --model plain2 --teachers $G/plain10/seed@S@,$G/plain6/seed@S@ --ce-scale paper $L $F
+ARMS
+  # DGKD at loss / 2 (G = 2 guides): lr / 2 and wd x 2 of dgkd's chosen lr, by the loss-scale identity; not tuned
+  local E LR HALF
+  for E in 10 30 90; do
+    LR=$(chosen_lr "$D/dgkd" $E); HALF=$(python -c "print($LR / 2)")
+    for s in $SEEDS; do
+      echo "$D/dgkd-half/e$E/lr$HALF/seed$s --method dgkd --model plain2 --teachers $G/plain10/seed$s,$G/plain6/seed$s --ce-scale paper $L --image-size 16 --no-augment --weight-decay 2e-4 --epochs $E --eval-every $E --lr $HALF --seed $s"
+    done
+  done | run_plan
+}
+
+part_p3cmtkd() {  # resnet8 at 2 bits: LSQ weights, HWGQ activations, first and last layer in full precision
+  local D="$OUT/p3/cmtkd" F="--model resnet8 --image-size 16 --weight-decay 5e-4 --weight-quantizer lsq --act-quantizer hwgq"
+  tuned_arms <<ARMS
+$D/alone|--method vanilla --w-bits 2 --a-bits 2 $F
+$D/cmtkd|--method cmtkd --student-bits 2 --teacher-bits 8,6,4 --pi-lr-scale 10 $F
+$D/kd|--method kd --teacher $P3_EXPERT --w-bits 2 --a-bits 2 $F
+ARMS
 }
 
 for part in $PARTS; do
