@@ -31,7 +31,7 @@ _FRONT_DOOR: dict[str, tuple[str, ...]] = {
     # (``kd.train`` is the package ctkd_lab.train, callable as ctkd_lab.train.train: see train/__init__.py)
     "ctkd_lab": ("train",),
     "ctkd_lab.train": ("TrainConfig", "load_recipe", "pick_device"),
-    "ctkd_lab.study": ("ensure_run", "run_study", "study_folder", "compare_command"),
+    "ctkd_lab.study": ("ensure_run", "ensure_runs", "run_study", "study_folder", "compare_command"),
     "ctkd_lab.study.chain": ("run_chain",),
     "ctkd_lab.study.capacity": ("run_capacity_gap",),
     # a lesson's runs (study/<topic>_runs.py)

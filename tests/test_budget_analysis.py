@@ -40,8 +40,9 @@ def test_compare_pairs_by_seed_in_points_and_words_the_gap_with_the_verdict_help
     c = compare_at_budget(g, "m", "b", 3)
     assert c.diff.deltas == pytest.approx([-10.0, -9.0, -11.0])
     assert c.diff.mean == pytest.approx(-10.0) and c.diff.sd == pytest.approx(1.0)
-    # test-set SE of the gap: sqrt(.81*.19/360/3 + .91*.09/360/3) = 0.01478 (the seed spread: 1/sqrt 3 points)
-    assert c.gap.word == "below" and c.gap.noise == pytest.approx(2.955, abs=0.01)
+    # test-set SE of the gap: sqrt(.81*.19/360 + .91*.09/360) = 0.02559, not / 3: the seeds share one test set
+    # (the seed spread's SE, 1/sqrt 3 points, is smaller)
+    assert c.gap.word == "below" and c.gap.noise == pytest.approx(5.119, abs=0.01)
     assert "10.0 points below b" in budget_lines([c])[0]
 
 

@@ -182,3 +182,26 @@ def test_one_run_left_trains_here_whatever_jobs_says(tmp_path, no_workers):
                      quiet=True, log=lines.append, jobs=4)
     assert no_workers == [] and rows[0]["seeds"] == 1
     assert lines == [f"new vanilla seed 0 -> {tmp_path / 's' / 'vanilla' / 'seed0'}"]
+
+
+@pytest.mark.slow
+def test_ensure_runs_trains_independent_runs_side_by_side_with_the_results_of_one_at_a_time(tmp_path):
+    """kd.ensure_runs(jobs=2): the folders ensure_run names, in order, each trained once, the same metrics."""
+    from ctkd_lab.study import ensure_run, ensure_runs
+
+    small = dict(dataset="digits", image_size=8, per_class=5, epochs=1, threads=1)
+    runs = [dict(method="vanilla", model="resnet8", seed=0, **small),
+            dict(method="vanilla", model="resnet8", seed=1, **small),
+            dict(method="vanilla", model="resnet8", seed=0, **small)]  # the first again: one run, one folder
+    folders = ensure_runs(tmp_path / "two", runs, jobs=2, quiet=True)
+    assert folders[0] == folders[2] != folders[1]
+    assert folders == [run_mod.run_folder_for(tmp_path / "two", TrainConfig(**r)) for r in runs]
+    alone = [ensure_run(tmp_path / "one", quiet=True, **r) for r in runs[:2]]
+    for a, b in zip(alone, folders):
+        ma, mb = (json.loads((f / "metrics.json").read_text()) for f in (a, b))
+        assert ma["finished"] and mb["finished"]
+        assert ma["student"]["test_acc"] == mb["student"]["test_acc"]
+        assert ma["student"]["loss"] == mb["student"]["loss"]
+    stamps = [(f / "metrics.json").stat().st_mtime_ns for f in folders]
+    assert ensure_runs(tmp_path / "two", runs, jobs=2, quiet=True) == folders  # reused, not retrained
+    assert [(f / "metrics.json").stat().st_mtime_ns for f in folders] == stamps

@@ -213,8 +213,12 @@ def test_expert_lab_and_loss_share_lines():
     lab = lab_lines([_teskd(), _teskd("x", accs=(0.11,))], ALONE, chance=0.1, n_test=360)
     assert lab[0].endswith("level with the backbone alone within noise: +2.0 points, inside ±4.7 (2 SE; 360 test "
                            "images, 1 seed).") and "at chance level" in lab[1]
+    # two seeds share one test set: its noise (±4.6 here) does not shrink, so +3.5 is level; +6.5 is not
     two = lab_lines([_teskd(accs=(0.9, 0.92))], {**ALONE, "accs": [0.88, 0.87]}, chance=0.1, n_test=360)
-    assert two[0].endswith("3.5 points above the backbone alone, beyond the noise of ±3.3 (2 SE; 360 test images, "
+    assert two[0].endswith("level with the backbone alone within noise: +3.5 points, inside ±4.6 (2 SE; 360 test "
+                           "images, 2 seeds).")
+    two = lab_lines([_teskd(accs=(0.93, 0.95))], {**ALONE, "accs": [0.88, 0.87]}, chance=0.1, n_test=360)
+    assert two[0].endswith("6.5 points above the backbone alone, beyond the noise of ±4.3 (2 SE; 360 test images, "
                            "2 seeds).")
     share = loss_share_lines(_steps(), {"ce_weight": 0.2})
     assert share[0].startswith("first half of the run: CE (teacher and branches) ") and "ce_weight 0.2" in share[-1]

@@ -41,9 +41,12 @@ def test_judge_gap_uses_the_larger_of_the_test_set_and_the_paired_seed_spread():
     one = judge_gap([0.84], [0.80], 400)
     assert one.word == "level within noise" and one.source == "test set"
     assert one.noise == pytest.approx(200 * ((0.84 * 0.16 + 0.8 * 0.2) / 400) ** 0.5)
-    # two seeds whose differences agree: the test set's noise rules; +5 points is beyond it
-    steady = judge_gap([0.85, 0.85], [0.80, 0.80], 400)
-    assert steady.word == "above" and steady.points == pytest.approx(5.0) and steady.source == "test set"
+    # two seeds whose differences agree: the test set's noise rules; +6 points is beyond it
+    steady = judge_gap([0.86, 0.86], [0.80, 0.80], 400)
+    assert steady.word == "above" and steady.points == pytest.approx(6.0) and steady.source == "test set"
+    # the seeds share one test set: four seeds have the test-set noise of one, so +4 stays level
+    assert judge_gap([0.84] * 4, [0.80] * 4, 400).noise == pytest.approx(one.noise)
+    assert judge_gap([0.84] * 4, [0.80] * 4, 400).word == "level within noise"
     # the same means with differences +15 and -5: the paired spread (SE 10 points) rules, and it is level
     shaky = judge_gap([0.95, 0.75], [0.80, 0.80], 400)
     assert shaky.word == "level within noise" and shaky.source == "seed spread"

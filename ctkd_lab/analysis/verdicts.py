@@ -103,9 +103,13 @@ def judge_gap(a_accs, b_accs, n_test: int | str | Path) -> Gap:
     """Judge ``mean(a) - mean(b)`` (accuracies as fractions, one per seed, in the same seed order).
 
     The standard error of the gap is the larger of two: the test set's (binomial, each mean's
-    ``sqrt(p (1 - p) / n_test / seeds)``, added in quadrature) and, with two or more seeds each, the seed
+    ``sqrt(p (1 - p) / n_test)``, added in quadrature) and, with two or more seeds each, the seed
     spread's (the sample std of the per-seed differences over sqrt(seeds) when both have the same seeds,
     else of the two means). A gap no larger than :data:`NOISE_SE` of them is "level within noise".
+    Every seed is tested on the same images, so more seeds do not shrink the test set's part: a
+    different draw of test images would move every seed's accuracy together. (Both sides are tested on
+    the same images too, so their errors are correlated and the sum in quadrature errs on the wide side;
+    the exact figure needs per-image predictions, which the helper does not take.)
     ``n_test``: the number of test images, or a run folder evaluated on them (:func:`test_size`).
     """
     n_test = n_test if isinstance(n_test, int) else test_size(n_test)
@@ -113,7 +117,7 @@ def judge_gap(a_accs, b_accs, n_test: int | str | Path) -> Gap:
     if not a or not b:
         raise ValueError("judge_gap needs at least one accuracy on each side")
     ma, mb = sum(a) / len(a), sum(b) / len(b)
-    se_test = math.sqrt(binomial_se(ma, n_test) ** 2 / len(a) + binomial_se(mb, n_test) ** 2 / len(b))
+    se_test = math.sqrt(binomial_se(ma, n_test) ** 2 + binomial_se(mb, n_test) ** 2)  # not / seeds: one test set
     se_seed = 0.0
     if len(a) >= 2 and len(b) >= 2:
         from .study_stats import mean_std

@@ -105,6 +105,21 @@ def train_runs(plan: list[tuple[TrainConfig, Path]], jobs: int = 1, quiet: bool 
             trainer.close()
 
 
+def ensure_runs(out_dir: str | Path, runs: list[dict], jobs: int = 1, quiet: bool = False) -> list[Path]:
+    """Train each ``TrainConfig(**fields)`` of ``runs`` into its named folder (:func:`run_folder_for`)
+    unless it is finished, up to ``jobs`` at once (:func:`train_runs`); returns the folders in order.
+
+    The runs must not depend on each other (a teacher and its student go in two calls). The same
+    settings twice give one run and the same folder twice. Each run keeps its own ``threads``, so
+    ``jobs`` changes the wall time, not the results.
+    """
+    configs = [TrainConfig(**fields) for fields in runs]
+    folders = [run_folder_for(out_dir, config) for config in configs]
+    plan = list({folder: (config, folder) for config, folder in zip(configs, folders)}.values())
+    train_runs(plan, jobs=jobs, quiet=quiet)
+    return folders
+
+
 def ensure_run(out_dir: str | Path, quiet: bool = False, callbacks=(), **fields) -> Path:
     """Train ``TrainConfig(**fields)`` into its named folder (:func:`run_folder_for`) unless it is finished.
 

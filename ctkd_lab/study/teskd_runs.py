@@ -207,14 +207,15 @@ def expert_entries(base: TrainConfig, student: str, experts: Mapping[str, Mappin
     if missing:
         raise UserError(f"no expert for seed(s) {missing}; give one checkpoint per seed")
 
-    def train(method_: str, options_of) -> dict[int, Path]:
-        plan = [(c, run_folder_for(out, c)) for c in
+    def plan(method_: str, options_of) -> list[tuple[TrainConfig, Path]]:
+        return [(c, run_folder_for(out, c)) for c in
                 (dataclasses.replace(cfg, method=method_, seed=s, options=options_of(s)) for s in seeds)]
-        train_runs(plan, jobs=jobs, quiet=quiet, log=log)
-        return {c.seed: f for c, f in plan}
 
-    alone = entry_from_folders(f"{student} alone", train("vanilla", lambda s: {}))
-    taught = {label: entry_from_folders(f"{student} + {label}",
-                                        train(method, lambda s, f=files: {**(options or {}), "expert": str(f[s])}))
-              for label, files in experts.items()}
-    return alone, taught
+    plans = {None: plan("vanilla", lambda s: {})}
+    plans.update({label: plan(method, lambda s, f=files: {**(options or {}), "expert": str(f[s])})
+                  for label, files in experts.items()})
+    # one plan: the runs are independent (the experts are trained already), so `jobs` of them train at once
+    train_runs(list({f: (c, f) for runs in plans.values() for c, f in runs}.values()), jobs=jobs, quiet=quiet, log=log)
+    folders = {label: {c.seed: f for c, f in runs} for label, runs in plans.items()}
+    alone = entry_from_folders(f"{student} alone", folders.pop(None))
+    return alone, {label: entry_from_folders(f"{student} + {label}", by_seed) for label, by_seed in folders.items()}
