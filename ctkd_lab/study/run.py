@@ -65,9 +65,11 @@ def train_runs(plan: list[tuple[TrainConfig, Path]], jobs: int = 1, quiet: bool 
     then every trainer is built (bad options, data or teachers fail up front), then they train. Each
     trainer takes its run's lock before it looks at the folder, as ``ctkd-lab train`` does
     (``Trainer(..., resume="reuse")``): a finished run is kept, an unfinished one resumed, a stale one of
-    the same settings started again, and a folder another process is training is refused.
+    the same settings started again, and a folder another process is training is refused. A folder
+    listed twice (the same settings twice) is trained once.
     """
     check_jobs(jobs)
+    plan = list({folder: (cfg, folder) for cfg, folder in plan}.values())
     for cfg, folder in plan:  # every finished run first: nothing trains if one clashes
         if RunFolder(folder).state == "done":
             check_same_settings(cfg, folder)
@@ -113,11 +115,9 @@ def ensure_runs(out_dir: str | Path, runs: list[dict], jobs: int = 1, quiet: boo
     settings twice give one run and the same folder twice. Each run keeps its own ``threads``, so
     ``jobs`` changes the wall time, not the results.
     """
-    configs = [TrainConfig(**fields) for fields in runs]
-    folders = [run_folder_for(out_dir, config) for config in configs]
-    plan = list({folder: (config, folder) for config, folder in zip(configs, folders)}.values())
+    plan = [(config, run_folder_for(out_dir, config)) for config in (TrainConfig(**fields) for fields in runs)]
     train_runs(plan, jobs=jobs, quiet=quiet)
-    return folders
+    return [folder for _, folder in plan]
 
 
 def ensure_run(out_dir: str | Path, quiet: bool = False, callbacks=(), **fields) -> Path:

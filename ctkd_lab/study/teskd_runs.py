@@ -211,11 +211,11 @@ def expert_entries(base: TrainConfig, student: str, experts: Mapping[str, Mappin
         return [(c, run_folder_for(out, c)) for c in
                 (dataclasses.replace(cfg, method=method_, seed=s, options=options_of(s)) for s in seeds)]
 
-    plans = {None: plan("vanilla", lambda s: {})}
-    plans.update({label: plan(method, lambda s, f=files: {**(options or {}), "expert": str(f[s])})
-                  for label, files in experts.items()})
+    alone = plan("vanilla", lambda s: {})
+    taught = {label: plan(method, lambda s, f=files: {**(options or {}), "expert": str(f[s])})
+              for label, files in experts.items()}
     # one plan: the runs are independent (the experts are trained already), so `jobs` of them train at once
-    train_runs(list({f: (c, f) for runs in plans.values() for c, f in runs}.values()), jobs=jobs, quiet=quiet, log=log)
-    folders = {label: {c.seed: f for c, f in runs} for label, runs in plans.items()}
-    alone = entry_from_folders(f"{student} alone", folders.pop(None))
-    return alone, {label: entry_from_folders(f"{student} + {label}", by_seed) for label, by_seed in folders.items()}
+    train_runs(alone + [run for runs in taught.values() for run in runs], jobs=jobs, quiet=quiet, log=log)
+    return (entry_from_folders(f"{student} alone", {c.seed: f for c, f in alone}),
+            {label: entry_from_folders(f"{student} + {label}", {c.seed: f for c, f in runs})
+             for label, runs in taught.items()})

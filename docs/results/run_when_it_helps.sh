@@ -201,11 +201,7 @@ part_p3expert() {  # the 16 px expert: the zoo recipe of resnet20-cifar10 with -
   [ -f "$REPO/ctkd_lab/zoo/resnet20-cifar10-16px/manifest.json" ] && return 0
   local cmd="--method vanilla --model resnet20 --dataset cifar10-jpg --image-size 16 --epochs 15 --schedule cosine
              --lr 0.1 --nesterov --batch-size 128 --weight-decay 5e-4 --seed 0 --threads 1"
-  if ! grep -qs '"finished": true' "$folder/metrics.json"; then
-    local resume=""; [ -f "$folder/checkpoint.pt" ] && resume="--resume"
-    echo "$(date +%H:%M:%S) start $folder"
-    ctkd-lab train $cmd --out "$folder" --quiet $resume
-  fi
+  NEED_WEIGHTS=1 COMMON="--quiet" train_into "$folder" $cmd  # all 50,000 images: not $COMMON's subset
   python "$REPO/scripts/add_to_zoo.py" "$folder" resnet20-cifar10-16px --zoo "$REPO/ctkd_lab/zoo" \
     --command "OMP_NUM_THREADS=1 ctkd-lab train $(echo $cmd) --out runs/zoo/resnet20-cifar10-16px --quiet"
 }
